@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+// swctr: a rootless, daemonless container tool. The target list follows the data flow:
+// reference → registry → store → rootfs → spec → runtime → containers → CLI.
+import PackageDescription
+
+let package = Package(
+    name: "swctr",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "swctr", targets: ["swctr"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // C: system-library shims (no logic of ours beyond typed wrappers for variadic calls).
+        .target(name: "CLinux", linkerSettings: []),
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // C: the code that must run before any thread exists (user namespace entry).
+        .target(name: "CNamespaces"),
+
+        .target(name: "SystemSupport", dependencies: ["CLinux"]),
+        .target(name: "ImageReference"),
+        .target(name: "Registry", dependencies: ["ImageReference", "SystemSupport", "CCurl", "CCrypto"]),
+        .target(name: "ImageStore", dependencies: ["ImageReference", "Registry", "SystemSupport", "CArchive", "CCrypto", "CZlib", "CLinux"]),
+        .target(name: "Rootfs", dependencies: ["ImageStore", "SystemSupport"]),
+        .target(name: "RuntimeSpec", dependencies: ["ImageStore"]),
+        .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux"]),
+        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Registry", "SystemSupport"]),
+        .target(name: "SwctrCLI", dependencies: [
+            "Containers", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Runtime", "ImageStore", "CNamespaces"]),
+
+        .testTarget(name: "ImageReferenceTests", dependencies: ["ImageReference"]),
+        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"]),
+        .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime"]),
+        .testTarget(name: "IntegrationTests", dependencies: []),
+    ]
+)

@@ -1,0 +1,130 @@
+#define _GNU_SOURCE
+#include "clinux.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/xattr.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int swctr_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+ssize_t swctr_getrandom(void *buffer, size_t length) { return getrandom(buffer, length, 0); }
+
+int swctr_fsetxattr(int fd, const char *name, const void *value, size_t size) { return fsetxattr(fd, name, value, size, 0); }
+
+int swctr_pivot_root(const char *new_root, const char *put_old) {
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+int swctr_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int swctr_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int swctr_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int swctr_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
+int swctr_ioctl_int(int fd, unsigned long request, int arg) { return ioctl(fd, request, arg); }
+int swctr_prctl(int option, unsigned long arg2) { return prctl(option, arg2, 0, 0, 0); }
+
+int swctr_mknodat(int dirfd, const char *path, mode_t mode, unsigned int major, unsigned int minor) {
+    return mknodat(dirfd, path, mode, makedev(major, minor));
+}
+
+int swctr_send_fd(int sock, int fd, const void *data, size_t len) {
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    ssize_t n;
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -1 : (int)n;
+}
+
+int swctr_recv_fd(int sock, void *data, size_t len, int *received_fd) {
+    struct iovec iov = {.iov_base = data, .iov_len = len};
+    char control[CMSG_SPACE(sizeof(int))];
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    *received_fd = -1;
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) memcpy(received_fd, CMSG_DATA(c), sizeof(int));
+    }
+    return (int)n;
+}
+
+static void fill_set(sigset_t *set, const int *signals, int count) {
+    sigemptyset(set);
+    for (int i = 0; i < count; i++) sigaddset(set, signals[i]);
+}
+
+int swctr_sigmask(int how, const int *signals, int count) {
+    sigset_t set;
+    fill_set(&set, signals, count);
+    return pthread_sigmask(how, &set, NULL) == 0 ? 0 : -1;
+}
+
+int swctr_signalfd(const int *signals, int count) {
+    sigset_t set;
+    fill_set(&set, signals, count);
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int swctr_wifexited(int status) { return WIFEXITED(status); }
+int swctr_wexitstatus(int status) { return WEXITSTATUS(status); }
+int swctr_wifsignaled(int status) { return WIFSIGNALED(status); }
+int swctr_wtermsig(int status) { return WTERMSIG(status); }
+
+int swctr_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                const int *fd_targets, const int *fd_sources, int fd_count, int new_session) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc) { errno = rc; return -1; }
+    posix_spawnattr_init(&attr);
+    // Sources are first moved above every target so that a dup2 never clobbers a later source.
+    int high = 100;
+    for (int i = 0; i < fd_count; i++) posix_spawn_file_actions_adddup2(&actions, fd_sources[i], high + i);
+    for (int i = 0; i < fd_count; i++) posix_spawn_file_actions_adddup2(&actions, high + i, fd_targets[i]);
+    int max_target = 2;
+    for (int i = 0; i < fd_count; i++) if (fd_targets[i] > max_target) max_target = fd_targets[i];
+    posix_spawn_file_actions_addclosefrom_np(&actions, max_target + 1);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    if (new_session) flags |= POSIX_SPAWN_SETSID;
+    posix_spawnattr_setflags(&attr, flags);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc) { errno = rc; return -1; }
+    return 0;
+}

@@ -1,0 +1,40 @@
+// Typed wrappers for Linux calls that Swift cannot reach directly: variadic functions (ioctl,
+// prctl, syscall) and syscalls glibc does not wrap (pivot_root, openat2). No logic beyond the call.
+#ifndef SWCTR_CLINUX_H
+#define SWCTR_CLINUX_H
+#include <stdint.h>
+#include <sys/types.h>
+#include <signal.h>
+
+int swctr_pipe2(int fds[2], int flags);
+ssize_t swctr_getrandom(void *buffer, size_t length);
+int swctr_fsetxattr(int fd, const char *name, const void *value, size_t size);
+int swctr_pivot_root(const char *new_root, const char *put_old);
+/// openat2(2) with RESOLVE_* flags; returns fd or -1/errno.
+int swctr_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+int swctr_pidfd_open(pid_t pid);
+int swctr_pidfd_send_signal(int pidfd, int sig);
+int swctr_ioctl_ptr(int fd, unsigned long request, void *arg);
+int swctr_ioctl_int(int fd, unsigned long request, int arg);
+int swctr_prctl(int option, unsigned long arg2);
+int swctr_mknodat(int dirfd, const char *path, mode_t mode, unsigned int major, unsigned int minor);
+int swctr_send_fd(int sock, int fd, const void *data, size_t len);
+int swctr_recv_fd(int sock, void *data, size_t len, int *received_fd);
+/// Sets the calling thread's signal mask; how is SIG_BLOCK/SIG_UNBLOCK/SIG_SETMASK.
+int swctr_sigmask(int how, const int *signals, int count);
+int swctr_signalfd(const int *signals, int count);
+int swctr_wifexited(int status);
+int swctr_wexitstatus(int status);
+int swctr_wifsignaled(int status);
+int swctr_wtermsig(int status);
+/// posix_spawn with the fd layout given as (target <- source) pairs, every other fd >= 3 closed,
+/// default signal dispositions, an empty signal mask, optionally a new session.
+int swctr_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                const int *fd_targets, const int *fd_sources, int fd_count, int new_session);
+
+#define SWCTR_RESOLVE_NO_XDEV 0x01
+#define SWCTR_RESOLVE_NO_MAGICLINKS 0x02
+#define SWCTR_RESOLVE_NO_SYMLINKS 0x04
+#define SWCTR_RESOLVE_BENEATH 0x08
+#define SWCTR_RESOLVE_IN_ROOT 0x10
+#endif

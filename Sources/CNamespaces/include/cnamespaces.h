@@ -1,0 +1,34 @@
+// The pre-exec stage of swctr's internal roles: entering namespaces before any thread exists.
+//
+// A process that swctr spawns with _SWCTR_NSINIT="<fd>,<clone flags>" in its environment runs
+// swctr_nsinit (a constructor, so before Swift's main and before any thread) which:
+//   1. unshare(CLONE_NEWUSER), then tells the parent over <fd> (SWCTR_SYNC_USERNS_READY) and waits
+//      for it to write the uid/gid maps (SWCTR_SYNC_MAPS_WRITTEN);
+//   2. becomes root of the new user namespace and unshares the other namespaces in <clone flags>;
+//   3. with CLONE_NEWPID, clones once (CLONE_PARENT, so swctr stays the parent) to become pid 1,
+//      and the intermediate process exits; reports the final pid (SWCTR_SYNC_PID);
+//   4. returns, so main() runs the role inside the namespaces.
+// Any failure is reported as SWCTR_SYNC_ERROR {errno, step} and the process exits 1.
+#ifndef SWCTR_CNAMESPACES_H
+#define SWCTR_CNAMESPACES_H
+#include <stdint.h>
+
+enum {
+    SWCTR_SYNC_USERNS_READY = 1,  // child → parent: user namespace made, write the maps
+    SWCTR_SYNC_MAPS_WRITTEN = 2,  // parent → child: maps written, go on
+    SWCTR_SYNC_PID = 3,           // child → parent: value = the pid of the process that goes on
+    SWCTR_SYNC_ERROR = 4,         // child → parent: value = errno, text = what failed
+    SWCTR_SYNC_TTY = 5,           // child → parent: carries the pty master fd (SCM_RIGHTS)
+    SWCTR_SYNC_EXEC_ERROR = 6,    // child → parent: value = errno of execve, text = the command
+    SWCTR_SYNC_ABORT = 7,         // parent → child: give up
+};
+
+struct swctr_sync_message {
+    uint32_t type;
+    int32_t value;
+    char text[504];
+};
+
+/// The sync fd when this process was started as a namespaced role (and the constructor ran), else -1.
+int swctr_nsinit_sync_fd(void);
+#endif

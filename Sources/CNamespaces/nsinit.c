@@ -1,0 +1,90 @@
+// See cnamespaces.h. Runs before main() in a freshly exec'd process: only async-signal-safe
+// calls, no allocation beyond the stack, every step checked and reported.
+#define _GNU_SOURCE
+#include "cnamespaces.h"
+#include <errno.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int sync_fd = -1;
+
+int swctr_nsinit_sync_fd(void) { return sync_fd; }
+
+static void send_message(uint32_t type, int32_t value, const char *text) {
+    struct swctr_sync_message m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.value = value;
+    if (text) strncpy(m.text, text, sizeof m.text - 1);
+    ssize_t n;
+    do { n = send(sync_fd, &m, sizeof m, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+}
+
+static void fail(const char *step) {
+    send_message(SWCTR_SYNC_ERROR, errno, step);
+    _exit(1);
+}
+
+// Parses "<fd>,<flags>" without stdio; returns 0 on success.
+static int parse_spec(const char *s, int *fd, unsigned long *flags) {
+    unsigned long a = 0, b = 0;
+    int seen = 0;
+    for (; *s >= '0' && *s <= '9'; s++, seen++) a = a * 10 + (unsigned long)(*s - '0');
+    if (!seen || *s++ != ',') return -1;
+    for (seen = 0; *s >= '0' && *s <= '9'; s++, seen++) b = b * 10 + (unsigned long)(*s - '0');
+    if (!seen || *s) return -1;
+    *fd = (int)a;
+    *flags = b;
+    return 0;
+}
+
+__attribute__((constructor)) static void swctr_nsinit(void) {
+    const char *spec = getenv("_SWCTR_NSINIT");
+    if (!spec) return;
+    unsigned long flags;
+    if (parse_spec(spec, &sync_fd, &flags) < 0) _exit(125);
+
+    // Die with swctr while the namespaces are being made: nothing would finish the handshake.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("prctl(PR_SET_PDEATHSIG)");
+
+    if (flags & CLONE_NEWUSER) {
+        if (unshare(CLONE_NEWUSER) < 0) fail("unshare(CLONE_NEWUSER)");
+        // newuidmap/newgidmap open /proc/PID of this process: keep it ours.
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE)");
+        send_message(SWCTR_SYNC_USERNS_READY, 0, NULL);
+        struct swctr_sync_message m;
+        ssize_t n;
+        do { n = recv(sync_fd, &m, sizeof m, 0); } while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)sizeof m || m.type != SWCTR_SYNC_MAPS_WRITTEN) _exit(1);
+        if (setresgid(0, 0, 0) < 0) fail("setresgid(0) in the user namespace");
+        if (setresuid(0, 0, 0) < 0) fail("setresuid(0) in the user namespace");
+        // Drop the host's supplementary groups where the map allows it (not with setgroups=deny).
+        (void)setgroups(0, NULL);
+    }
+
+    unsigned long others = flags & ~(unsigned long)CLONE_NEWUSER;
+    if (others && unshare((int)others) < 0) fail("unshare of the container namespaces");
+
+    if (flags & CLONE_NEWPID) {
+        // The first child in the new pid namespace becomes its pid 1. CLONE_PARENT makes swctr
+        // (our parent) its parent too, so swctr waits for it directly.
+        long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+        if (pid < 0) fail("clone into the new pid namespace");
+        if (pid > 0) {
+            send_message(SWCTR_SYNC_PID, (int32_t)pid, NULL);
+            _exit(0);
+        }
+        // The new pid 1: its parent is swctr now.
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("prctl(PR_SET_PDEATHSIG)");
+    } else {
+        send_message(SWCTR_SYNC_PID, (int32_t)getpid(), NULL);
+    }
+    unsetenv("_SWCTR_NSINIT");
+}

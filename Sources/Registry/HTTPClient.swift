@@ -1,0 +1,153 @@
+import CCurl
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One HTTP response: status and headers (names lowercased); the body went to the request's sink.
+public struct HTTPResponse {
+    public let status: Int
+    public let headers: [String: String]
+    public let effectiveURL: String
+    /// The body of a non-2xx answer (bounded); 2xx bodies go to the request's sink instead.
+    public let errorBody: [UInt8]
+}
+
+/// Why a request did not get an HTTP response at all.
+public struct HTTPTransportError: Error {
+    public let url: String
+    public let code: Int32
+    public let message: String
+    /// True when the failure was in the TLS handshake (the server may speak plain HTTP).
+    public var isTLSFailure: Bool {
+        code == Int32(CURLE_SSL_CONNECT_ERROR.rawValue) || code == Int32(CURLE_PEER_FAILED_VERIFICATION.rawValue)
+            || code == Int32(CURLE_SSL_CERTPROBLEM.rawValue) || code == Int32(CURLE_RECV_ERROR.rawValue)
+            || code == Int32(CURLE_SEND_ERROR.rawValue) || code == Int32(CURLE_GOT_NOTHING.rawValue)
+            || code == Int32(CURLE_SSL_CACERT_BADFILE.rawValue) || code == Int32(CURLE_WEIRD_SERVER_REPLY.rawValue)
+    }
+}
+
+/// A small synchronous HTTP client over libcurl: one handle, kept connections, streamed bodies.
+final class HTTPClient {
+    private let handle: UnsafeMutableRawPointer
+    var verifyTLS = true
+
+    private static let globalInit: Bool = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+        return true
+    }()
+
+    init() {
+        _ = Self.globalInit
+        handle = curl_easy_init()
+    }
+
+    deinit { curl_easy_cleanup(handle) }
+
+    /// Receives the body as it streams; returning false aborts the transfer.
+    typealias BodySink = (UnsafeRawBufferPointer) -> Bool
+
+    private final class TransferState {
+        var headers: [String: String] = [:]
+        var status = 0
+        var errorBody: [UInt8] = []
+        var sink: BodySink
+        var aborted = false
+        init(sink: @escaping BodySink) { self.sink = sink }
+    }
+
+    func request(_ url: String, method: String = "GET", headers: [String] = [], followRedirects: Bool = true, sink: @escaping BodySink) throws(HTTPTransportError) -> HTTPResponse {
+        curl_easy_reset(handle)
+        let state = TransferState(sink: sink)
+        let unmanaged = Unmanaged.passRetained(state)
+        defer { unmanaged.release() }
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        for header in headers { headerList = curl_slist_append(headerList, header) }
+        defer { curl_slist_free_all(headerList) }
+
+        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
+            swctr_curl_setopt_string(handle, CURLOPT_URL, url)
+            swctr_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+            swctr_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, followRedirects ? 1 : 0)
+            swctr_curl_setopt_long(handle, CURLOPT_MAXREDIRS, 10)
+            swctr_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, 15)
+            // A stalled transfer (under 1 KiB/s for 60 s) fails rather than hanging forever.
+            swctr_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1024)
+            swctr_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, 60)
+            swctr_curl_setopt_string(handle, CURLOPT_USERAGENT, "swctr/0.1")
+            swctr_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
+            if !verifyTLS {
+                swctr_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
+                swctr_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
+            }
+            if method == "HEAD" {
+                swctr_curl_setopt_long(handle, CURLOPT_NOBODY, 1)
+            } else if method != "GET" {
+                swctr_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, method)
+            }
+            if let headerList { swctr_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headerList)) }
+            swctr_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, unmanaged.toOpaque())
+            swctr_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, unmanaged.toOpaque())
+            swctr_curl_setopt_write_function(handle) { data, size, count, context in
+                let state = Unmanaged<TransferState>.fromOpaque(context!).takeUnretainedValue()
+                let length = size * count
+                let chunk = UnsafeRawBufferPointer(start: data, count: length)
+                if !(200..<300).contains(state.status) {
+                    if state.errorBody.count < 65536 { state.errorBody.append(contentsOf: chunk) }
+                    return length
+                }
+                if state.sink(chunk) { return length }
+                state.aborted = true
+                return 0
+            }
+            swctr_curl_setopt_header_function(handle) { data, size, count, context in
+                let state = Unmanaged<TransferState>.fromOpaque(context!).takeUnretainedValue()
+                let length = size * count
+                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+                if line.hasPrefix("HTTP/") {
+                    state.headers = [:]  // a new response (after a redirect or 100-continue)
+                    let fields = line.split(separator: " ")
+                    state.status = fields.count > 1 ? Int(fields[1]) ?? 0 : 0
+                } else if let colon = line.firstIndex(of: ":") {
+                    let name = line[..<colon].lowercased()
+                    let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t\r\n")
+                    state.headers[name] = value
+                }
+                return length
+            }
+            return curl_easy_perform(handle)
+        }
+        if code != CURLE_OK && !(state.aborted && code == CURLE_WRITE_ERROR) {
+            let detail = String(cString: errorBuffer)
+            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            throw HTTPTransportError(url: url, code: Int32(code.rawValue), message: message)
+        }
+        var status = 0
+        swctr_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        var effective: UnsafeMutableRawPointer?
+        swctr_curl_getinfo_pointer(handle, CURLINFO_EFFECTIVE_URL, &effective)
+        let effectiveURL = effective.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? url
+        return HTTPResponse(status: status, headers: state.headers, effectiveURL: effectiveURL, errorBody: state.errorBody)
+    }
+
+    /// GET into memory, bounded.
+    func fetch(_ url: String, headers: [String] = [], limit: Int) throws(HTTPTransportError) -> (HTTPResponse, [UInt8]) {
+        var body: [UInt8] = []
+        let response = try request(url, headers: headers) { chunk in
+            if body.count + chunk.count > limit { return false }
+            body.append(contentsOf: chunk)
+            return true
+        }
+        return (response, body)
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        let characters = Set(set)
+        var slice = Substring(self)
+        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,100 @@
+import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a process ended, in the terms swctr reports (Docker's conventions for signals: 128+N).
+public enum ExitStatus: Equatable, Sendable {
+    case exited(Int32)
+    case signaled(Int32)
+
+    public init(waitStatus: Int32) {
+        if swctr_wifsignaled(waitStatus) != 0 {
+            self = .signaled(swctr_wtermsig(waitStatus))
+        } else {
+            self = .exited(swctr_wexitstatus(waitStatus))
+        }
+    }
+
+    /// The code a shell would show: the exit code, or 128 + the signal number.
+    public var shellCode: Int32 {
+        switch self {
+        case .exited(let code): return code
+        case .signaled(let signal): return 128 + signal
+        }
+    }
+}
+
+/// A process id. Only the owner that spawned it waits for it.
+public struct ProcessID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: pid_t
+    public init(rawValue: pid_t) { self.rawValue = rawValue }
+    public var description: String { String(rawValue) }
+}
+
+/// The one place swctr starts processes: posix_spawn (no Swift code runs between fork and exec),
+/// with an explicit fd layout and every other descriptor closed.
+public enum ChildProcess {
+    /// `fileDescriptors` maps a child's fd number to the parent's fd to put there; fds 0-2 that are
+    /// not given are inherited.
+    public static func spawn(
+        _ path: String, arguments: [String], environment: [String],
+        fileDescriptors: [Int32: FileDescriptor] = [:], newSession: Bool = false
+    ) throws(SystemCallError) -> ProcessID {
+        var layout = fileDescriptors
+        for standard in Int32(0)...2 where layout[standard] == nil { layout[standard] = FileDescriptor(rawValue: standard) }
+        let targets = layout.keys.sorted()
+        let sources = targets.map { layout[$0]!.rawValue }
+        var pid: pid_t = 0
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        let result = swctr_spawn(&pid, path, argv, envp, targets, sources, Int32(targets.count), newSession ? 1 : 0)
+        if result != 0 { throw SystemCallError("spawn", on: path) }
+        return ProcessID(rawValue: pid)
+    }
+
+    /// Waits for a child to end.
+    public static func wait(_ pid: ProcessID) throws(SystemCallError) -> ExitStatus {
+        var status: Int32 = 0
+        try systemCall("waitpid", on: String(pid.rawValue)) { waitpid(pid.rawValue, &status, 0) }
+        return ExitStatus(waitStatus: status)
+    }
+
+    /// Runs a program to completion with its output captured (for short helper programs).
+    public static func run(_ path: String, arguments: [String], environment: [String] = []) throws(SystemCallError) -> (status: ExitStatus, output: String) {
+        var pipeFds: [Int32] = [0, 0]
+        try systemCall("pipe2") { swctr_pipe2(&pipeFds, O_CLOEXEC) }
+        let readEnd = FileDescriptor(rawValue: pipeFds[0])
+        let writeEnd = FileDescriptor(rawValue: pipeFds[1])
+        let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
+        let pid: ProcessID
+        do {
+            pid = try spawn(path, arguments: arguments, environment: environment,
+                            fileDescriptors: [0: devNull, 1: writeEnd, 2: writeEnd])
+        } catch {
+            readEnd.close(); writeEnd.close(); devNull.close()
+            throw error
+        }
+        writeEnd.close()
+        devNull.close()
+        let output = (try? readEnd.readAll(limit: 1 << 20)) ?? []
+        readEnd.close()
+        let status = try wait(pid)
+        return (status, String(decoding: output, as: UTF8.self))
+    }
+
+    /// Looks a program up in PATH (or the given directories).
+    public static func findExecutable(_ name: String, searchPath: String? = nil) -> String? {
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        let path = searchPath ?? ProcessEnvironment.current["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in (path + ":/usr/sbin:/usr/bin:/sbin:/bin").split(separator: ":") {
+            let candidate = directory + "/" + name
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,122 @@
+import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File operations swctr needs everywhere, as plain calls with typed errors.
+public enum FileSystem {
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemCallError) {
+        if isDirectory(path) { return }
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, mode) != 0 && errno != EEXIST {
+                throw SystemCallError("mkdir", on: prefix)
+            }
+        }
+    }
+
+    public static func readFile(_ path: String, limit: Int = 64 << 20) throws(SystemCallError) -> [UInt8] {
+        let fd = try FileDescriptor.open(path, O_RDONLY)
+        defer { fd.close() }
+        do { return try fd.readAll(limit: limit) } catch { throw SystemCallError("read", on: path, errno: error.errno) }
+    }
+
+    public static func readText(_ path: String) throws(SystemCallError) -> String {
+        String(decoding: try readFile(path), as: UTF8.self)
+    }
+
+    /// Writes through a temp file in the same directory, fsyncs, then renames over `path`.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemCallError) {
+        let temp = path + ".tmp-\(randomHex(bytes: 6))"
+        let fd = try FileDescriptor.open(temp, O_WRONLY | O_CREAT | O_EXCL, mode: mode)
+        do {
+            try fd.writeAll(bytes)
+            try fd.sync()
+            fd.close()
+            try systemCall("rename", on: path) { rename(temp, path) }
+        } catch {
+            fd.close()
+            unlink(temp)
+            throw error
+        }
+    }
+
+    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemCallError) {
+        try writeAtomically(path, Array(text.utf8), mode: mode)
+    }
+
+    public static func listDirectory(_ path: String) throws(SystemCallError) -> [String] {
+        guard let dir = opendir(path) else { throw SystemCallError("opendir", on: path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Removes a tree this user owns, making directories writable on the way where needed (overlay
+    /// work directories are mode 000). Throws EPERM/EACCES for entries owned by other ids (files a
+    /// container's subordinate users created): those need removal inside the user namespace.
+    public static func removeTree(_ path: String) throws(SystemCallError) {
+        var info = stat()
+        if lstat(path, &info) != 0 {
+            if errno == ENOENT { return }
+            throw SystemCallError("lstat", on: path)
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            if info.st_mode & 0o700 != 0o700 { _ = chmod(path, info.st_mode & 0o7777 | 0o700) }
+            for name in try listDirectory(path) { try removeTree(path + "/" + name) }
+            try systemCall("rmdir", on: path) { rmdir(path) }
+        } else {
+            try systemCall("unlink", on: path) { unlink(path) }
+        }
+    }
+
+    public static func randomHex(bytes count: Int) -> String {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let filled = buffer.withUnsafeMutableBytes { swctr_getrandom($0.baseAddress, count) }
+        if filled != count {
+            var generator = SystemRandomNumberGenerator()
+            for i in 0..<count { buffer[i] = UInt8.random(in: 0...255, using: &generator) }
+        }
+        return buffer.map { hexByte($0) }.joined()
+    }
+
+    public static func hexByte(_ byte: UInt8) -> String {
+        let digits: [Character] = Array("0123456789abcdef")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
+    }
+}
+
+/// An exclusive advisory lock on a file, held until `unlock()`.
+public struct FileLock {
+    private let fd: FileDescriptor
+
+    public static func acquire(_ path: String) throws(SystemCallError) -> FileLock {
+        let fd = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o600)
+        do {
+            try systemCall("flock", on: path) { flock(fd.rawValue, LOCK_EX) }
+        } catch {
+            fd.close()
+            throw error
+        }
+        return FileLock(fd: fd)
+    }
+
+    public func unlock() { fd.close() }
+}

@@ -1,0 +1,629 @@
+#!/usr/bin/env python3
+"""Build swctr's test images from Debian packages and push them to a loopback registry.
+
+    make-test-images.py --registry 127.0.0.1:PORT --state DIR [--mirror URL] [--reuse-cache DIR]...
+
+Everything is made here with tarfile/gzip/hashlib/json and pushed over plain HTTP with the
+distribution API (monolithic blob uploads, then manifests; an index after its children):
+
+  test/busybox   Docker schema2, 1 gzip layer: busybox-static + applet links, passwd/group
+  test/debian    OCI, 3 layers: debootstrap minbase bookworm / files in opt/swctr-test /
+                 whiteouts, an opaque dir and a whiteout of etc/motd (needs root: debootstrap)
+  test/config    Docker schema2: busybox + srv/work; Env, Entrypoint, Cmd, WorkingDir, User
+  test/multi     OCI index: linux/arm64 then linux/amd64 (SWCTR_TEST_ARCH in Env)
+  test/plain     OCI, one uncompressed layer
+  test/evil-*    busybox + one hostile layer (dotdot, abs, symlink, hardlink)
+
+Then DIR/registry/tampered becomes a copy of DIR/registry/good (the good registry's storage) in
+which the busybox gzip layer blob has bytes changed in the middle and the test/plain manifest has
+one annotation value changed (same length, still valid JSON). Serve it read-only.
+
+Tar entries are sorted, with a fixed mtime and numeric owners, and gzip headers carry no name or
+time, so every run yields the same digests. Slow inputs (the debootstrap tree) are cached under
+DIR/cache keyed by a hash of their inputs. A summary (image -> manifest digest) goes to stderr and
+to DIR/images.json.
+"""
+import argparse
+import glob
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+RECIPE = "swctr-test-images 1"          # bump to rebuild cached inputs
+EPOCH = 1735689600                       # 2025-01-01T00:00:00Z: mtime of every tar entry
+CREATED = "2025-01-01T00:00:00Z"
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BUSYBOX = "/bin/busybox"
+SUITE, VARIANT = "bookworm", "minbase"
+TAMPER_KEY, TAMPER_FROM, TAMPER_TO = "io.swctr.test.integrity", b'"original"', b'"tampered"'
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER_GZ = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST,
+                    "application/vnd.docker.distribution.manifest.list.v2+json"])
+
+PROG = os.path.basename(sys.argv[0])
+
+
+class Fail(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def sha256(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def gz(data):
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=6, mtime=0) as g:
+        g.write(data)
+    return out.getvalue()
+
+
+def jbytes(obj):
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def sort_key(name):
+    return name.rstrip("/").split("/")
+
+
+# ------------------------------------------------------------------------------- layers
+class Layer:
+    """An in-memory layer: entries sorted by path components, fixed mtime, numeric owners."""
+
+    def __init__(self, sort=True):
+        self.entries = []
+        self.sort = sort
+
+    def _ti(self, name, type_, mode, uid, gid):
+        ti = tarfile.TarInfo(name)          # the name is kept as given, hostile or not
+        ti.type, ti.mode, ti.uid, ti.gid = type_, mode, uid, gid
+        ti.mtime, ti.uname, ti.gname = EPOCH, "", ""
+        return ti
+
+    def dir(self, name, mode=0o755, uid=0, gid=0):
+        self.entries.append((self._ti(name, tarfile.DIRTYPE, mode, uid, gid), None))
+        return self
+
+    def file(self, name, data, mode=0o644, uid=0, gid=0):
+        ti = self._ti(name, tarfile.REGTYPE, mode, uid, gid)
+        ti.size = len(data)
+        self.entries.append((ti, data))
+        return self
+
+    def symlink(self, name, target):
+        ti = self._ti(name, tarfile.SYMTYPE, 0o777, 0, 0)
+        ti.linkname = target
+        self.entries.append((ti, None))
+        return self
+
+    def hardlink(self, name, target):
+        ti = self._ti(name, tarfile.LNKTYPE, 0o644, 0, 0)
+        ti.linkname = target
+        self.entries.append((ti, None))
+        return self
+
+    def tar(self):
+        out = io.BytesIO()
+        entries = sorted(self.entries, key=lambda e: sort_key(e[0].name)) if self.sort else self.entries
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+            for ti, data in entries:
+                tf.addfile(ti, io.BytesIO(data) if data is not None else None)
+        return out.getvalue()
+
+
+class Blob:
+    """A blob to push: bytes in memory or a file on disk."""
+
+    def __init__(self, media_type, data=None, path=None, digest=None, size=None):
+        self.media_type, self.data, self.path = media_type, data, path
+        self.digest = digest or sha256(data)
+        self.size = size if size is not None else len(data)
+
+    def bytes(self):
+        if self.data is not None:
+            return self.data
+        with open(self.path, "rb") as f:
+            data = f.read()
+        if len(data) != self.size:
+            raise Fail("cached blob %s has %d bytes, expected %d" % (self.path, len(data), self.size))
+        return data
+
+    def descriptor(self, media_type=None):
+        return {"mediaType": media_type or self.media_type, "digest": self.digest, "size": self.size}
+
+
+class LayerBlob:
+    """A layer: its diff_id (sha256 of the tar) and the blob as pushed (gzip or plain)."""
+
+    def __init__(self, blob, diff_id, created_by):
+        self.blob, self.diff_id, self.created_by = blob, diff_id, created_by
+
+
+def gz_layer(layer, created_by):
+    t = layer.tar()
+    return LayerBlob(Blob(OCI_LAYER_GZ, gz(t)), sha256(t), created_by)
+
+
+# ------------------------------------------------------------------------------- busybox
+def is_static_elf(path):
+    with open(path, "rb") as f:
+        hdr = f.read(64)
+        if hdr[:4] != b"\x7fELF" or hdr[4] != 2:
+            return False
+        phoff, = struct.unpack_from("<Q", hdr, 32)
+        phentsize, phnum = struct.unpack_from("<HH", hdr, 54)
+        for i in range(phnum):
+            f.seek(phoff + i * phentsize)
+            if struct.unpack("<I", f.read(4))[0] == 3:   # PT_INTERP: dynamically linked
+                return False
+    return True
+
+
+def busybox_layer():
+    if not os.path.isfile(BUSYBOX):
+        raise Fail("%s missing (apt-get install busybox-static)" % BUSYBOX)
+    if not is_static_elf(BUSYBOX):
+        raise Fail("%s is not statically linked (install busybox-static, not busybox)" % BUSYBOX)
+    applets = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True, text=True).stdout.split()
+    with open(BUSYBOX, "rb") as f:
+        binary = f.read()
+    L = Layer()
+    for d in ("bin", "etc", "proc", "sys", "dev"):
+        L.dir(d)
+    L.dir("tmp", 0o1777).dir("root", 0o700)
+    L.file("bin/busybox", binary, 0o755)
+    for a in sorted(set(applets)):
+        if a != "busybox" and "/" not in a:
+            L.symlink("bin/" + a, "busybox")
+    L.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"
+                         b"daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+                         b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+    L.file("etc/group", b"root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\n")
+    version = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "busybox-static"],
+                             capture_output=True, text=True).stdout.strip() or "unknown"
+    return gz_layer(L, "busybox-static %s: /bin/busybox, %d applet links, /etc/passwd, /etc/group"
+                    % (version, len(applets)))
+
+
+# ------------------------------------------------------------------------------- debootstrap
+def apt_mirror():
+    """The first Debian (non-security) mirror in apt's sources, in apt's reading order."""
+    uris = []
+    files = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")
+                                              + glob.glob("/etc/apt/sources.list.d/*.sources"))
+    for path in files:
+        try:
+            text = open(path).read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if path.endswith(".sources"):
+                if line.lower().startswith("uris:"):
+                    uris += line.split(":", 1)[1].split()
+            elif line.startswith("deb "):
+                words = line.split()[1:]
+                if words and words[0].startswith("["):
+                    while words and not words[0].endswith("]"):
+                        words.pop(0)
+                    words = words[1:]
+                if words:
+                    uris.append(words[0])
+    for u in uris:
+        if "debian" in u and "security" not in u and "ports" not in u:
+            return u
+    return "http://deb.debian.org/debian"
+
+
+def walk_sorted(root, rel=""):
+    with os.scandir(os.path.join(root, rel) if rel else root) as it:
+        names = sorted(e.name for e in it)
+    for n in names:
+        r = rel + "/" + n if rel else n
+        yield r
+        full = os.path.join(root, r)
+        if os.path.isdir(full) and not os.path.islink(full):
+            yield from walk_sorted(root, r)
+
+
+def tar_tree(root, out):
+    """Deterministic tar of a directory tree: sorted, fixed mtime, numeric owners, hardlinks kept."""
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+        for rel in walk_sorted(root):
+            full = os.path.join(root, rel)
+            ti = tf.gettarinfo(full, arcname=rel)
+            if ti is None:                      # sockets
+                continue
+            ti.mtime, ti.uname, ti.gname = EPOCH, "", ""
+            if ti.isreg():
+                with open(full, "rb") as f:
+                    tf.addfile(ti, f)
+            else:
+                tf.addfile(ti)
+
+
+def gzip_file(src, dst):
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=fo, compresslevel=6, mtime=0) as g:
+            shutil.copyfileobj(fi, g, 1 << 20)
+
+
+WHITEOUT_CANDIDATES = ["etc/motd", "etc/issue.net", "etc/debian_version", "etc/host.conf"]
+
+
+def debootstrap_layer(cache, reuse, mirror):
+    """L1 of test/debian, cached as debootstrap-KEY.tar.gz + .json; None when it cannot be made."""
+    key = hashlib.sha256(jbytes([RECIPE, "debootstrap", SUITE, VARIANT, mirror])).hexdigest()[:16]
+    base = "debootstrap-%s-%s-%s" % (SUITE, VARIANT, key)
+    for d in [cache] + reuse:
+        meta, gzp = os.path.join(d, base + ".json"), os.path.join(d, base + ".tar.gz")
+        try:
+            m = json.load(open(meta))
+            if os.path.getsize(gzp) == m["size"]:
+                if d != cache:
+                    log("debootstrap layer: reusing %s" % gzp)
+                return LayerBlob(Blob(OCI_LAYER_GZ, path=gzp, digest=m["digest"], size=m["size"]),
+                                 m["diff_id"], m["created_by"]), m["whiteout"]
+        except (OSError, ValueError, KeyError):
+            pass
+    if os.geteuid() != 0:
+        log("test/debian: skipped (debootstrap needs root; run scripts/setup-test-host.sh as root once)")
+        return None
+    if not shutil.which("debootstrap"):
+        raise Fail("debootstrap not installed (apt-get install debootstrap)")
+    t0 = time.time()
+    work = os.path.join(cache, base + ".work")
+    tree, logf = os.path.join(work, "rootfs"), os.path.join(cache, base + ".log")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(tree)
+    log("debootstrap --variant=%s %s from %s (log %s)" % (VARIANT, SUITE, mirror, logf))
+    with open(logf, "wb") as lf:
+        # a private mount namespace: the proc/sys mounts debootstrap makes vanish with it
+        r = subprocess.run(["unshare", "-m", "--propagation", "private", "debootstrap",
+                            "--variant=" + VARIANT, SUITE, tree, mirror],
+                           stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT, timeout=1200)
+    if r.returncode != 0:
+        tail = open(logf, errors="replace").read().strip().splitlines()[-3:]
+        raise Fail("debootstrap failed (%d): %s" % (r.returncode, " | ".join(tail)))
+    for pattern in ("dev/*", "dev/.*", "var/lib/apt/lists/*", "var/cache/apt/*.bin",
+                    "var/cache/apt/archives/*.deb", "var/cache/apt/archives/partial/*.deb"):
+        for p in glob.glob(os.path.join(tree, pattern)):
+            if os.path.isdir(p) and not os.path.islink(p):
+                shutil.rmtree(p)
+            else:
+                os.unlink(p)
+    whiteout = next((c for c in WHITEOUT_CANDIDATES
+                     if os.path.isfile(os.path.join(tree, c)) and not os.path.islink(os.path.join(tree, c))), None)
+    if whiteout is None:
+        raise Fail("none of %s in the debootstrap tree" % WHITEOUT_CANDIDATES)
+    tarp, gzp, meta = (os.path.join(cache, base + s) for s in (".tar", ".tar.gz", ".json"))
+    tar_tree(tree, tarp + ".tmp")
+    diff_id = sha256_file(tarp + ".tmp")
+    gzip_file(tarp + ".tmp", gzp + ".tmp")
+    os.unlink(tarp + ".tmp")
+    m = {"digest": sha256_file(gzp + ".tmp"), "size": os.path.getsize(gzp + ".tmp"), "diff_id": diff_id,
+         "whiteout": whiteout, "mirror": mirror,
+         "created_by": "debootstrap --variant=%s %s %s" % (VARIANT, SUITE, mirror)}
+    os.rename(gzp + ".tmp", gzp)
+    with open(meta + ".tmp", "w") as f:
+        json.dump(m, f, indent=1)
+    os.rename(meta + ".tmp", meta)
+    shutil.rmtree(work)
+    log("debootstrap layer: %.1f MiB gzip, %.0f s" % (m["size"] / 2**20, time.time() - t0))
+    return LayerBlob(Blob(OCI_LAYER_GZ, path=gzp, digest=m["digest"], size=m["size"]),
+                     diff_id, m["created_by"]), whiteout
+
+
+# ------------------------------------------------------------------------------- images
+class Image:
+    def __init__(self, repo, manifest, media_type, blobs, children=()):
+        self.repo, self.manifest, self.media_type = repo, manifest, media_type
+        self.blobs, self.children = blobs, list(children)
+        self.digest = sha256(manifest)
+
+
+def image(repo, kind, layers, cfg, arch="amd64", variant=None, annotations=None, layer_types=None):
+    """kind: docker or oci. layers: LayerBlob list. cfg: the config's "config" object."""
+    history = [{"created": CREATED, "created_by": l.created_by} for l in layers]
+    history.append({"created": CREATED, "created_by": "config: " + json.dumps(cfg, sort_keys=True),
+                    "empty_layer": True})
+    config = {"created": CREATED, "architecture": arch}
+    if variant:
+        config["variant"] = variant
+    config.update({"os": "linux", "config": cfg,
+                   "rootfs": {"type": "layers", "diff_ids": [l.diff_id for l in layers]},
+                   "history": history})
+    cblob = Blob(DOCKER_CONFIG if kind == "docker" else OCI_CONFIG, jbytes(config))
+    if kind == "docker":
+        mt, types = DOCKER_MANIFEST, [DOCKER_LAYER_GZ] * len(layers)
+    else:
+        mt, types = OCI_MANIFEST, layer_types or [l.blob.media_type for l in layers]
+    m = {"schemaVersion": 2, "mediaType": mt, "config": cblob.descriptor(),
+         "layers": [l.blob.descriptor(t) for l, t in zip(layers, types)]}
+    if annotations:
+        m["annotations"] = annotations
+    return Image(repo, jbytes(m), mt, [cblob] + [l.blob for l in layers])
+
+
+def index(repo, children_platforms):
+    mans = []
+    for child, platform in children_platforms:
+        mans.append({"mediaType": child.media_type, "digest": child.digest, "size": len(child.manifest),
+                     "platform": platform})
+    m = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": mans}
+    return Image(repo, jbytes(m), OCI_INDEX, [], [c for c, _ in children_platforms])
+
+
+def build(args):
+    images, skipped = [], {}
+    bb = busybox_layer()
+    sh_cfg = {"Env": [PATH_ENV], "Cmd": ["sh"]}
+    images.append(image("test/busybox", "docker", [bb], sh_cfg))
+
+    got = debootstrap_layer(args.cache, args.reuse_cache, args.mirror)
+    if got is None:
+        skipped["test/debian"] = "debootstrap needs root"
+    else:
+        l1, whiteout = got
+        l2 = (Layer().dir("opt").dir("opt/swctr-test").dir("opt/swctr-test/opaque")
+              .file("opt/swctr-test/gone.txt", b"gone: whited out by the next layer\n")
+              .file("opt/swctr-test/keep.txt", b"keep\n")
+              .file("opt/swctr-test/opaque/old.txt", b"old: hidden by the opaque dir of the next layer\n")
+              .file("opt/swctr-test/owned-daemon", b"daemon\n", 0o644, 1, 1)
+              .file("opt/swctr-test/owned-nobody", b"nobody\n", 0o640, 65534, 65534))
+        wdir, wname = os.path.split(whiteout)
+        l3 = (Layer().dir(wdir).file(wdir + "/.wh." + wname, b"")
+              .dir("opt").dir("opt/swctr-test").file("opt/swctr-test/.wh.gone.txt", b"")
+              .dir("opt/swctr-test/opaque").file("opt/swctr-test/opaque/.wh..wh..opq", b"")
+              .file("opt/swctr-test/opaque/new.txt", b"new\n"))
+        images.append(image("test/debian", "oci", [
+            l1,
+            gz_layer(l2, "opt/swctr-test: gone.txt keep.txt opaque/old.txt owned-daemon owned-nobody"),
+            gz_layer(l3, "whiteouts: opt/swctr-test/gone.txt, %s; opaque opt/swctr-test/opaque + new.txt"
+                     % whiteout)], {"Env": [PATH_ENV], "Cmd": ["bash"]}))
+
+    work = Layer().dir("srv").dir("srv/work", 0o755).file("srv/work/marker", b"marker\n")
+    images.append(image("test/config", "docker", [bb, gz_layer(work, "srv/work/marker")], {
+        "Env": [PATH_ENV, "GREETING=hello from image"], "Entrypoint": ["/bin/sh", "-c"],
+        "Cmd": ['echo "$GREETING"; pwd; id -un'], "WorkingDir": "/srv/work", "User": "nobody"}))
+
+    arm = image("test/multi", "oci", [bb], {"Env": [PATH_ENV, "SWCTR_TEST_ARCH=arm64"], "Cmd": ["sh"]},
+                arch="arm64", variant="v8")
+    amd = image("test/multi", "oci", [bb], {"Env": [PATH_ENV, "SWCTR_TEST_ARCH=amd64"], "Cmd": ["sh"]})
+    images.append(index("test/multi", [(arm, {"architecture": "arm64", "os": "linux", "variant": "v8"}),
+                                       (amd, {"architecture": "amd64", "os": "linux"})]))
+
+    plain_tar = gzip.decompress(bb.blob.data)
+    plain = LayerBlob(Blob(OCI_LAYER, plain_tar), sha256(plain_tar), bb.created_by + " (uncompressed)")
+    images.append(image("test/plain", "oci", [plain], sh_cfg,
+                        annotations={TAMPER_KEY: TAMPER_FROM.decode().strip('"')}))
+
+    evil = b"swctr: written outside the rootfs by a hostile layer\n"
+    hostile = {
+        "test/evil-dotdot": Layer(sort=False).file("../../../../../../tmp/swctr-evil-dotdot", evil),
+        "test/evil-abs": Layer(sort=False).file("/tmp/swctr-evil-abs", evil),
+        "test/evil-symlink": Layer(sort=False).symlink("escape", "../../../../../../../tmp")
+                                              .file("escape/swctr-evil-symlink", evil),
+        "test/evil-hardlink": Layer(sort=False).hardlink("passwd-link", "../../../../../../etc/passwd"),
+    }
+    for repo, layer in hostile.items():
+        images.append(image(repo, "oci", [bb, gz_layer(layer, "hostile: " + repo)], sh_cfg))
+    return images, skipped
+
+
+# ------------------------------------------------------------------------------- registry
+class Registry:
+    def __init__(self, hostport):
+        self.base = "http://%s" % hostport
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def call(self, method, url, data=None, headers=None, ok=(200,)):
+        url = urllib.parse.urljoin(self.base, url)
+        req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=120) as r:
+                status, hdrs, body = r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            status, hdrs, body = e.code, e.headers, e.read()
+        except (urllib.error.URLError, OSError) as e:
+            raise Fail("%s %s: %s" % (method, url, e))
+        if status not in ok:
+            raise Fail("%s %s: HTTP %d %s" % (method, url, status, body[:300].decode(errors="replace")))
+        return status, hdrs, body
+
+    def ping(self):
+        self.call("GET", "/v2/")
+
+    def push_blob(self, repo, blob):
+        st, _, _ = self.call("HEAD", "/v2/%s/blobs/%s" % (repo, blob.digest), ok=(200, 404))
+        if st == 200:
+            return False
+        _, h, _ = self.call("POST", "/v2/%s/blobs/uploads/" % repo, data=b"", ok=(202,))
+        loc = h.get("Location") or ""
+        if not loc:
+            raise Fail("POST /v2/%s/blobs/uploads/: no Location" % repo)
+        loc += ("&" if "?" in loc else "?") + "digest=" + urllib.parse.quote(blob.digest)
+        data = blob.bytes()
+        self.call("PUT", loc, data=data, ok=(201,), headers={
+            "Content-Type": "application/octet-stream", "Content-Length": str(len(data))})
+        return True
+
+    def manifest_digest(self, repo, ref):
+        st, h, _ = self.call("HEAD", "/v2/%s/manifests/%s" % (repo, ref), ok=(200, 404),
+                             headers={"Accept": ACCEPT})
+        return h.get("Docker-Content-Digest") if st == 200 else None
+
+    def push_manifest(self, repo, ref, img):
+        _, h, _ = self.call("PUT", "/v2/%s/manifests/%s" % (repo, ref), data=img.manifest, ok=(201,),
+                            headers={"Content-Type": img.media_type})
+        got = h.get("Docker-Content-Digest")
+        if got and got != img.digest:
+            raise Fail("%s:%s: registry stored %s, expected %s" % (repo, ref, got, img.digest))
+
+    def push(self, img, ref="latest"):
+        """Push img (children first) unless ref already names it. Returns the number of blobs sent."""
+        if self.manifest_digest(img.repo, ref) == img.digest and all(
+                self.manifest_digest(c.repo, c.digest) == c.digest for c in img.children):
+            return 0
+        sent = 0
+        for c in img.children:
+            sent += self.push(c, c.digest)
+        for b in img.blobs:
+            sent += self.push_blob(img.repo, b)
+        self.push_manifest(img.repo, ref, img)
+        return sent
+
+
+# ------------------------------------------------------------------------------- tampering
+def blob_path(storage, digest):
+    algo, hexd = digest.split(":")
+    return os.path.join(storage, "docker", "registry", "v2", "blobs", algo, hexd[:2], hexd, "data")
+
+
+def replace_file(path, data):
+    tmp = path + ".swctr-tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+    os.rename(tmp, path)
+
+
+def make_tampered(good, tampered, blob_digest, manifest_digest, all_digests):
+    """tampered := copy of good, with the blob and the manifest changed (same sizes); redone only
+    when the good registry's images changed."""
+    stamp = {"recipe": RECIPE, "blob": blob_digest, "manifest": manifest_digest, "images": all_digests}
+    stamp_file = os.path.join(tampered, "swctr-tampered.json")
+    try:
+        if json.load(open(stamp_file)) == stamp:
+            return False
+    except (OSError, ValueError):
+        pass
+    new, old = tampered + ".new", tampered + ".old"
+    for d in (new, old):
+        shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(good, new, symlinks=True)
+
+    p = blob_path(new, blob_digest)
+    data = bytearray(open(p, "rb").read())
+    mid = len(data) // 2
+    for i in range(mid, min(mid + 64, len(data))):
+        data[i] ^= 0x5A
+    if sha256(bytes(data)) == blob_digest:
+        raise Fail("tampering did not change %s" % blob_digest)
+    replace_file(p, bytes(data))
+
+    p = blob_path(new, manifest_digest)
+    m = open(p, "rb").read()
+    if m.count(TAMPER_FROM) != 1:
+        raise Fail("manifest %s: %r not found once" % (manifest_digest, TAMPER_FROM))
+    t = m.replace(TAMPER_FROM, TAMPER_TO)
+    json.loads(t)
+    if len(t) != len(m) or sha256(t) == manifest_digest:
+        raise Fail("tampered manifest has a different length or the same digest")
+    replace_file(p, t)
+
+    with open(os.path.join(new, "swctr-tampered.json"), "w") as f:
+        json.dump(stamp, f, indent=1)
+    if os.path.exists(tampered):
+        os.rename(tampered, old)
+    os.rename(new, tampered)
+    shutil.rmtree(old, ignore_errors=True)
+    return True
+
+
+# ------------------------------------------------------------------------------- main
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--registry", required=True, help="HOST:PORT of the good registry (read-write)")
+    ap.add_argument("--state", required=True, help="state dir: cache/, registry/good, registry/tampered")
+    ap.add_argument("--mirror", default=os.environ.get("MIRROR") or None,
+                    help="Debian mirror for debootstrap (default: the first Debian one in apt's sources)")
+    ap.add_argument("--reuse-cache", action="append", default=[],
+                    help="another cache dir to take the debootstrap layer from (read-only)")
+    args = ap.parse_args()
+    args.mirror = args.mirror or apt_mirror()
+    args.cache = os.path.join(args.state, "cache")
+    good = os.path.join(args.state, "registry", "good")
+    tampered = os.path.join(args.state, "registry", "tampered")
+    os.makedirs(args.cache, exist_ok=True)
+    if os.uname().machine != "x86_64":
+        log("%s: note: the images are labelled amd64 but this host is %s" % (PROG, os.uname().machine))
+
+    t0 = time.time()
+    reg = Registry(args.registry)
+    reg.ping()
+    images, skipped = build(args)
+    t1 = time.time()
+    sent = sum(reg.push(img) for img in images)
+    t2 = time.time()
+
+    by_repo = {i.repo: i for i in images}
+    bb_layer = by_repo["test/busybox"].blobs[1].digest
+    plain = by_repo["test/plain"]
+    if not os.path.isfile(blob_path(good, bb_layer)) or not os.path.isfile(blob_path(good, plain.digest)):
+        raise Fail("registry storage %s does not hold the pushed blobs: is %s serving it?" % (good, args.registry))
+    remade = make_tampered(good, tampered, bb_layer, plain.digest, {i.repo: i.digest for i in images})
+
+    summary = {
+        "registry": args.registry,
+        "images": {i.repo + ":latest": {"digest": i.digest, "mediaType": i.media_type} for i in images},
+        "skipped": skipped,
+        "tampered": {"blob_repo": "test/busybox", "blob": bb_layer,
+                     "manifest_repo": "test/plain", "manifest": plain.digest, "manifest_media_type": OCI_MANIFEST},
+    }
+    out = os.path.join(args.state, "images.json")
+    with open(out + ".tmp", "w") as f:
+        json.dump(summary, f, indent=1)
+    os.chmod(out + ".tmp", 0o644)
+    os.rename(out + ".tmp", out)
+
+    w = max(len(r) for r in by_repo) + len(":latest")
+    for i in images:
+        kind = {DOCKER_MANIFEST: "docker schema2", OCI_MANIFEST: "oci manifest", OCI_INDEX: "oci index"}[i.media_type]
+        log("  %-*s %s  %s" % (w, i.repo + ":latest", i.digest, kind))
+    for repo, why in skipped.items():
+        log("  %-*s skipped: %s" % (w, repo + ":latest", why))
+    log("%s: built in %.1f s, pushed %d blob(s) in %.1f s, tampered copy %s" % (
+        PROG, t1 - t0, sent, t2 - t1, "remade" if remade else "up to date"))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Fail as e:
+        print("%s: %s" % (PROG, e), file=sys.stderr)
+        sys.exit(1)
+    except subprocess.TimeoutExpired as e:
+        print("%s: timed out: %s" % (PROG, " ".join(e.cmd)), file=sys.stderr)
+        sys.exit(1)
