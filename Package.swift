@@ -28,13 +28,13 @@ let package = Package(
         .target(name: "ImageStore", dependencies: ["ImageReference", "Registry", "SystemSupport", "CArchive", "CCrypto", "CZlib", "CLinux"]),
         .target(name: "Rootfs", dependencies: ["ImageStore", "SystemSupport"]),
         .target(name: "RuntimeSpec", dependencies: ["ImageStore"]),
-        .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux"]),
+        .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces"]),
         .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Registry", "SystemSupport"]),
         .target(name: "SwctrCLI", dependencies: [
             "Containers", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Runtime", "ImageStore", "CNamespaces"]),
+        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "Runtime", "ImageStore", "CNamespaces"]),
 
         .testTarget(name: "ImageReferenceTests", dependencies: ["ImageReference"]),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"]),

@@ -203,9 +203,9 @@ def busybox_layer():
         L.dir(d)
     L.dir("tmp", 0o1777).dir("root", 0o700)
     L.file("bin/busybox", binary, 0o755)
-    for a in sorted(set(applets)):
-        if a != "busybox" and "/" not in a:
-            L.symlink("bin/" + a, "busybox")
+    links = sorted(set(a for a in applets if a != "busybox" and "/" not in a))
+    for a in links:
+        L.symlink("bin/" + a, "busybox")
     L.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"
                          b"daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
                          b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
@@ -213,7 +213,7 @@ def busybox_layer():
     version = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "busybox-static"],
                              capture_output=True, text=True).stdout.strip() or "unknown"
     return gz_layer(L, "busybox-static %s: /bin/busybox, %d applet links, /etc/passwd, /etc/group"
-                    % (version, len(applets)))
+                    % (version, len(links)))
 
 
 # ------------------------------------------------------------------------------- debootstrap

@@ -160,7 +160,7 @@ else
 fi
 
 # --------------------------------------------------------------------------- images + registries
-REG= TREG= IMAGES=
+REG='' TREG='' IMAGES=''
 if [[ -z $PY ]]; then
   [[ $IS_ROOT == 1 ]] && die "python3 missing after install"
   log "python3 missing: no test images, no registries"
@@ -186,7 +186,7 @@ print(",".join(sorted(k.split(":")[0] for k in json.load(open(sys.argv[1]))["ima
   else
     [[ $IS_ROOT == 1 ]] && die "test images or registries failed (see above)"
     log "test images or registries failed: registry tests will be skipped"
-    REG= TREG=
+    REG='' TREG=''
   fi
 fi
 

@@ -28,7 +28,6 @@ preferred_port() { case $1 in good) echo 5411;; tampered) echo 5412;; esac; }
 readonly_of() { case $1 in good) echo false;; tampered) echo true;; esac; }
 
 port_free() { # port_free PORT: nothing listens on 127.0.0.1:PORT and we may bind it
-  [[ -n $PY ]] || { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; return; }
   "$PY" -c 'import socket,sys
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try: s.bind(("127.0.0.1", int(sys.argv[1])))
@@ -76,10 +75,10 @@ YML
 }
 
 start_one() {
-  local name=$1 pid port try i
+  local name=$1 pid port try
   if pid=$(pid_of "$name"); then
     port=$(<"$RUN/$name.port")
-    for i in $(seq 50); do answers "$port" && return 0; sleep 0.1; done
+    for _ in $(seq 50); do answers "$port" && return 0; sleep 0.1; done
     die "$name registry (pid $pid) runs but http://127.0.0.1:$port/v2/ does not answer; see $RUN/$name.log"
   fi
   [[ -d $(storage_of "$name") ]] || die "$name registry: no storage at $(storage_of "$name")"
@@ -101,7 +100,7 @@ p = subprocess.Popen(["docker-registry", "serve", sys.argv[1]], stdin=subprocess
                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
 print(p.pid)' "$RUN/$name.yml" "$RUN/$name.log")
     echo "$pid" >"$RUN/$name.pid"; echo "$port" >"$RUN/$name.port"
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
       answers "$port" && { note "$name registry up on 127.0.0.1:$port (pid $pid)"; return 0; }
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
@@ -114,10 +113,10 @@ print(p.pid)' "$RUN/$name.yml" "$RUN/$name.log")
 }
 
 stop_one() {
-  local name=$1 pid i
+  local name=$1 pid
   if pid=$(pid_of "$name"); then
     kill "$pid" 2>/dev/null || true
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid" 2>/dev/null || true; }
     note "$name registry stopped (pid $pid)"
   fi

@@ -22,6 +22,14 @@ ssize_t swctr_getrandom(void *buffer, size_t length) { return getrandom(buffer, 
 
 int swctr_fsetxattr(int fd, const char *name, const void *value, size_t size) { return fsetxattr(fd, name, value, size, 0); }
 
+int swctr_pty_unlock_and_number(int master) {
+    int unlock = 0;
+    unsigned int number = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0) return -1;
+    if (ioctl(master, TIOCGPTN, &number) < 0) return -1;
+    return (int)number;
+}
+
 int swctr_pivot_root(const char *new_root, const char *put_old) {
     return (int)syscall(SYS_pivot_root, new_root, put_old);
 }
@@ -93,6 +101,12 @@ int swctr_signalfd(const int *signals, int count) {
     sigset_t set;
     fill_set(&set, signals, count);
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int swctr_read_signal(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    return n == (ssize_t)sizeof info ? (int)info.ssi_signo : -1;
 }
 
 int swctr_wifexited(int status) { return WIFEXITED(status); }

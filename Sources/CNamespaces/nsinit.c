@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cnamespaces.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
@@ -50,6 +51,9 @@ __attribute__((constructor)) static void swctr_nsinit(void) {
     if (!spec) return;
     unsigned long flags;
     if (parse_spec(spec, &sync_fd, &flags) < 0) _exit(125);
+    // posix_spawn's dup2 cleared close-on-exec: set it again, so a successful execve of the
+    // container's command shows up in the parent as end-of-file on this socket.
+    if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
 
     // Die with swctr while the namespaces are being made: nothing would finish the handshake.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("prctl(PR_SET_PDEATHSIG)");

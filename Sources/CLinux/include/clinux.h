@@ -9,6 +9,8 @@
 int swctr_pipe2(int fds[2], int flags);
 ssize_t swctr_getrandom(void *buffer, size_t length);
 int swctr_fsetxattr(int fd, const char *name, const void *value, size_t size);
+/// Unlocks a pty master and returns its number, or -1.
+int swctr_pty_unlock_and_number(int master);
 int swctr_pivot_root(const char *new_root, const char *put_old);
 /// openat2(2) with RESOLVE_* flags; returns fd or -1/errno.
 int swctr_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
@@ -23,6 +25,8 @@ int swctr_recv_fd(int sock, void *data, size_t len, int *received_fd);
 /// Sets the calling thread's signal mask; how is SIG_BLOCK/SIG_UNBLOCK/SIG_SETMASK.
 int swctr_sigmask(int how, const int *signals, int count);
 int swctr_signalfd(const int *signals, int count);
+/// Reads one signal from a signalfd: its number, or -1 when none is pending.
+int swctr_read_signal(int fd);
 int swctr_wifexited(int status);
 int swctr_wexitstatus(int status);
 int swctr_wifsignaled(int status);

@@ -1,0 +1,53 @@
+// Rootfs owns how a container's root filesystem is assembled: the writable layer's directories
+// and the overlay plan over the image's unpacked layers.
+import ImageStore
+import RuntimeSpec
+import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A container's directory in the store: its writable layer, the overlay's work directory, the
+/// mount point, and the files generated for it.
+public struct ContainerDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public var upper: String { path + "/upper" }
+    public var work: String { path + "/work" }
+    public var mountPoint: String { path + "/rootfs" }
+    public var specPath: String { path + "/spec.json" }
+    public var recordPath: String { path + "/container.json" }
+    public var hostnameFile: String { path + "/hostname" }
+    public var hostsFile: String { path + "/hosts" }
+    public var resolvConfFile: String { path + "/resolv.conf" }
+
+    /// Makes the directories (private to this user).
+    public func create() throws(SystemCallError) {
+        try systemCall("mkdir", on: path) { mkdir(path, 0o700) }
+        for directory in [upper, work, mountPoint] {
+            try systemCall("mkdir", on: directory) { mkdir(directory, 0o755) }
+        }
+    }
+
+    /// The kernel overlay plan: the image's layers under this container's writable layer.
+    public func overlayPlan(layers: [String]) -> RootfsPlan {
+        RootfsPlan(lowerDirectories: layers, upperDirectory: upper, workDirectory: work, mountPoint: mountPoint)
+    }
+
+    /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
+    public func writeNetworkFiles(hostname: String, hostNetwork: Bool) throws(SystemCallError) -> [GeneratedFile] {
+        try FileSystem.writeAtomically(hostnameFile, hostname + "\n")
+        var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        if !hostNetwork { hosts += "127.0.1.1\t\(hostname)\n" }
+        try FileSystem.writeAtomically(hostsFile, hosts)
+        let resolv = (try? FileSystem.readText("/etc/resolv.conf")) ?? ""
+        try FileSystem.writeAtomically(resolvConfFile, resolv)
+        return [
+            GeneratedFile(hostPath: hostnameFile, containerPath: "etc/hostname"),
+            GeneratedFile(hostPath: hostsFile, containerPath: "etc/hosts"),
+            GeneratedFile(hostPath: resolvConfFile, containerPath: "etc/resolv.conf"),
+        ]
+    }
+}

@@ -1,0 +1,234 @@
+import CLinux
+import CNamespaces
+import FoundationEssentials
+import RuntimeSpec
+import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The container's first process, after the pre-exec stage put it in its namespaces as pid 1:
+/// mounts the root filesystem and the kernel filesystems, pivots into the root, switches user and
+/// executes the command. Synchronous, single-threaded; every failure goes back to the parent with
+/// the step that failed, then the process exits.
+public struct ContainerInit {
+    let spec: ContainerSpec
+    let channel: RoleChannel
+    let mounter: Mounter
+
+    public init(spec: ContainerSpec, channel: RoleChannel) {
+        self.spec = spec
+        self.channel = channel
+        self.mounter = Mounter(channel: channel)
+    }
+
+    /// Loads the spec the parent wrote and runs; never returns.
+    public static func main(specPath: String) -> Never {
+        guard let channel = RoleChannel.current else {
+            FileDescriptor.standardError.writeAllIgnoringErrors("swctr: internal role started without its namespaces\n")
+            _exit(125)
+        }
+        let spec: ContainerSpec
+        do {
+            spec = try JSONDecoder().decode(ContainerSpec.self, from: Data(FileSystem.readFile(specPath)))
+        } catch {
+            channel.fail("read the container spec \(specPath): \(error)")
+        }
+        ContainerInit(spec: spec, channel: channel).run()
+    }
+
+    func run() -> Never {
+        do {
+            try mountRootfs()
+            try pivotIntoRoot()
+        } catch {
+            channel.fail(error.call + (error.subject.map { " " + $0 } ?? ""), errno: error.errno)
+        }
+        if !spec.hostname.isEmpty && sethostname(spec.hostname, spec.hostname.utf8.count) != 0 {
+            channel.fail("sethostname \(spec.hostname)", errno: errno)
+        }
+        let user: ResolvedUser
+        do {
+            user = try UserResolver.resolve(spec.process.user, passwd: try? FileSystem.readText("/etc/passwd"), group: try? FileSystem.readText("/etc/group"))
+        } catch {
+            channel.fail(error.message)
+        }
+        if spec.process.terminal { attachTerminal(owner: user) }
+        enterWorkingDirectory()
+        switchUser(user)
+        execute(home: user.home)
+    }
+
+    // MARK: - Filesystems
+
+    private func mountRootfs() throws(SystemCallError) {
+        // Nothing we mount may propagate back to the host's namespace.
+        try mounter.mount(nil, "/", nil, MountFlag.recursive | MountFlag.privatePropagation, nil, step: "make the mount namespace private")
+        let plan = spec.rootfs
+        // Lower directories as short relative names (the options must fit in a page).
+        guard let layersDirectory = plan.lowerDirectories.first.map({ String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) }) else {
+            throw SystemCallError("the image has no layers", errno: EINVAL)
+        }
+        guard chdir(layersDirectory) == 0 else { throw SystemCallError("chdir", on: layersDirectory, errno: errno) }
+        var lowers: [String] = []
+        for directory in plan.lowerDirectories.reversed() {
+            let name = directory.hasPrefix(layersDirectory + "/") ? String(directory.dropFirst(layersDirectory.count + 1)) : directory
+            lowers.append(name)
+        }
+        let options = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(plan.upperDirectory),workdir=\(plan.workDirectory),userxattr"
+        do {
+            try mounter.mount("overlay", plan.mountPoint, "overlay", 0, options, step: "mount the overlay root filesystem (kernel overlay with userxattr)")
+        } catch {
+            throw error
+        }
+        let root = try RootDirectory(path: plan.mountPoint)
+        defer { root.fd.close() }
+
+        try mountAt(root, "proc", directory: true) { (target) throws(SystemCallError) in
+            try mounter.mount("proc", target, "proc", MountFlag.noSetuid | MountFlag.noDevices | MountFlag.noExec, nil, step: "mount /proc")
+        }
+        try mountDev(root)
+        try mountSys(root)
+        for file in spec.generatedFiles {
+            try mountAt(root, file.containerPath, directory: false) { (target) throws(SystemCallError) in
+                try mounter.mount(file.hostPath, target, nil, MountFlag.bind, nil, step: "bind \(file.containerPath)")
+            }
+        }
+    }
+
+    private func mountAt(_ root: RootDirectory, _ path: String, directory: Bool, _ body: (String) throws(SystemCallError) -> Void) throws(SystemCallError) {
+        let target = try root.ensure(path, directory: directory)
+        defer { target.close() }
+        try body(RootDirectory.procPath(target))
+    }
+
+    private func mountDev(_ root: RootDirectory) throws(SystemCallError) {
+        try mountAt(root, "dev", directory: true) { (target) throws(SystemCallError) in
+            try mounter.mount("tmpfs", target, "tmpfs", MountFlag.noSetuid | MountFlag.strictAccessTime, "mode=755,size=65536k", step: "mount /dev")
+        }
+        // Device nodes cannot be made in a user namespace: bind the host's.
+        for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+            try mountAt(root, "dev/" + node, directory: false) { (target) throws(SystemCallError) in
+                try mounter.mount("/dev/" + node, target, nil, MountFlag.bind, nil, step: "bind /dev/\(node)")
+            }
+        }
+        try mountAt(root, "dev/pts", directory: true) { (target) throws(SystemCallError) in
+            let flags = MountFlag.noSetuid | MountFlag.noExec
+            do {
+                try mounter.mount("devpts", target, "devpts", flags, "newinstance,ptmxmode=0666,mode=0620,gid=5", step: "mount /dev/pts")
+            } catch {
+                // gid 5 (tty) is not mapped in a single-id user namespace.
+                try mounter.mount("devpts", target, "devpts", flags, "newinstance,ptmxmode=0666,mode=0620", step: "mount /dev/pts")
+            }
+        }
+        try mountAt(root, "dev/shm", directory: true) { (target) throws(SystemCallError) in
+            try mounter.mount("shm", target, "tmpfs", MountFlag.noSetuid | MountFlag.noDevices | MountFlag.noExec, "mode=1777,size=65536k", step: "mount /dev/shm")
+        }
+        try? mountAt(root, "dev/mqueue", directory: true) { (target) throws(SystemCallError) in
+            try mounter.mount("mqueue", target, "mqueue", MountFlag.noSetuid | MountFlag.noDevices | MountFlag.noExec, nil, step: "mount /dev/mqueue")
+        }
+        let dev = try root.ensure("dev", directory: true)
+        defer { dev.close() }
+        let devFD = try FileDescriptor(rawValue: systemCall("open /dev") { openat(dev.rawValue, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) })
+        defer { devFD.close() }
+        for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                               ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore")] {
+            symlinkat(target, devFD.rawValue, name)
+        }
+    }
+
+    private func mountSys(_ root: RootDirectory) throws(SystemCallError) {
+        try mountAt(root, "sys", directory: true) { (target) throws(SystemCallError) in
+            let flags = MountFlag.readOnly | MountFlag.noSetuid | MountFlag.noDevices | MountFlag.noExec
+            if spec.network.needsNamespace, (try? mounter.mount("sysfs", target, "sysfs", flags, nil, step: "mount /sys")) != nil {
+                return
+            }
+            // Without a network namespace of our own sysfs cannot be mounted: bind the host's, read-only.
+            try mounter.mount("/sys", target, nil, MountFlag.bind | MountFlag.recursive, nil, step: "bind /sys")
+            _ = Glibc.mount(nil, target, nil, MountFlag.remount | MountFlag.bind | MountFlag.readOnly | flags, nil)
+        }
+    }
+
+    private func pivotIntoRoot() throws(SystemCallError) {
+        let root = spec.rootfs.mountPoint
+        guard chdir(root) == 0 else { throw SystemCallError("chdir", on: root, errno: errno) }
+        try systemCall("pivot_root", on: root) { swctr_pivot_root(".", ".") }
+        // The old root is stacked under the new one: detach it.
+        try mounter.mount(nil, ".", nil, MountFlag.recursive | MountFlag.slavePropagation, nil, step: "make the old root a slave")
+        try systemCall("umount the old root") { umount2(".", Int32(MNT_DETACH)) }
+        try systemCall("chdir /") { chdir("/") }
+    }
+
+    // MARK: - Process
+
+    /// Makes a pty in the container's own devpts, gives the master to the parent, and makes the
+    /// slave this process's controlling terminal and stdio.
+    private func attachTerminal(owner: ResolvedUser) {
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        if master < 0 { channel.fail("open /dev/ptmx", errno: errno) }
+        let number = swctr_pty_unlock_and_number(master)
+        if number < 0 { channel.fail("unlock the pty", errno: errno) }
+        let slavePath = "/dev/pts/\(number)"
+        let slave = open(slavePath, O_RDWR | O_NOCTTY)
+        if slave < 0 { channel.fail("open \(slavePath)", errno: errno) }
+        fchown(slave, owner.uid, UInt32.max)
+        channel.send(type: SWCTR_SYNC_TTY, fd: master)
+        close(master)
+        if setsid() < 0 { channel.fail("setsid", errno: errno) }
+        if swctr_ioctl_int(slave, UInt(0x540E) /* TIOCSCTTY */, 0) != 0 { channel.fail("set the controlling terminal", errno: errno) }
+        for target in Int32(0)...2 { dup2(slave, target) }
+        if slave > 2 { close(slave) }
+    }
+
+    private func enterWorkingDirectory() {
+        let directory = spec.process.workingDirectory
+        if chdir(directory) == 0 { return }
+        // Docker makes a missing working directory.
+        try? FileSystem.makeDirectories(directory)
+        if chdir(directory) != 0 { channel.fail("chdir to the working directory \(directory)", errno: errno) }
+    }
+
+    private func switchUser(_ user: ResolvedUser) {
+        let groups = user.supplementaryGroups.map { gid_t($0) }
+        if setgroups(groups.count, groups) != 0 && errno != EPERM { channel.fail("setgroups", errno: errno) }
+        if setgid(user.gid) != 0 { channel.fail("setgid \(user.gid) (is it mapped in the user namespace?)", errno: errno) }
+        if setuid(user.uid) != 0 { channel.fail("setuid \(user.uid) (is it mapped in the user namespace?)", errno: errno) }
+    }
+
+    private func execute(home: String) -> Never {
+        var environment = spec.process.environment
+        if !environment.contains(where: { $0.hasPrefix("HOME=") }) { environment.append("HOME=" + home) }
+        let command = spec.process.arguments[0]
+        let searchPath = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? ""
+        var executable = command
+        if !command.contains("/") {
+            var found: String?
+            var lastError = ENOENT
+            for directory in searchPath.split(separator: ":") {
+                let candidate = directory + "/" + command
+                var info = stat()
+                if stat(candidate, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG {
+                    if access(candidate, X_OK) == 0 { found = candidate; break }
+                    lastError = EACCES
+                }
+            }
+            guard let found else {
+                channel.send(type: SWCTR_SYNC_EXEC_ERROR, value: lastError, text: command)
+                _exit(lastError == ENOENT ? 127 : 126)
+            }
+            executable = found
+        }
+        let argv = spec.process.arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        execve(executable, argv, envp)
+        let code = errno
+        channel.send(type: SWCTR_SYNC_EXEC_ERROR, value: code, text: command)
+        _exit(code == ENOENT ? 127 : 126)
+    }
+}
+
+extension FileDescriptor {
+    func writeAllIgnoringErrors(_ text: String) {
+        try? writeAll(text)
+    }
+}

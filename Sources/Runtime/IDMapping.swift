@@ -1,0 +1,153 @@
+// Runtime owns starting a container: the user namespace handshake and id maps, the init's mounts,
+// pivot_root, user switch and execve, and the parent's side while the container runs.
+import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line of /proc/PID/uid_map or gid_map.
+public struct IDMapping: Codable, Equatable, Sendable {
+    public var containerID: UInt32
+    public var hostID: UInt32
+    public var size: UInt32
+
+    public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
+        self.containerID = containerID
+        self.hostID = hostID
+        self.size = size
+    }
+}
+
+/// A range from /etc/subuid or /etc/subgid.
+public struct SubordinateRange: Equatable, Sendable {
+    public var start: UInt32
+    public var count: UInt32
+
+    /// The ranges for a user (by name or numeric id) in a subuid/subgid file's text.
+    public static func parse(_ text: String, user: String, id: UInt32) -> [SubordinateRange] {
+        var ranges: [SubordinateRange] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            guard fields.count == 3, fields[0] == user || fields[0] == String(id),
+                  let start = UInt32(fields[1]), let count = UInt32(fields[2]), count > 0 else { continue }
+            ranges.append(SubordinateRange(start: start, count: count))
+        }
+        return ranges
+    }
+}
+
+/// How the container's ids map to the host's, and how the maps get written.
+public struct IDMapPlan: Equatable, Sendable {
+    public enum Writer: Equatable, Sendable {
+        /// newuidmap/newgidmap (setuid helpers that check /etc/subuid and /etc/subgid).
+        case helpers(newuidmap: String, newgidmap: String)
+        /// The parent writes the maps itself: a single id, or anything when it is root.
+        case direct
+    }
+
+    public var uidMappings: [IDMapping]
+    public var gidMappings: [IDMapping]
+    public var writer: Writer
+    /// Said once on stderr when the plan is a fallback.
+    public var warning: String?
+
+    /// Only the user's own id is mapped: files cannot get other owners.
+    public var isSingleID: Bool { uidMappings.count == 1 && uidMappings[0].size == 1 }
+
+    /// The plan for the current user: root of the container is the user, ids 1… are the user's
+    /// subordinate ranges in order; a single-id map (with a warning) when there are none.
+    public static func forCurrentUser(
+        subuidText: String?, subgidText: String?, userName: String, uid: UInt32, gid: UInt32,
+        newuidmap: String?, newgidmap: String?
+    ) -> IDMapPlan {
+        if uid == 0 {
+            let all = [IDMapping(containerID: 0, hostID: 0, size: UInt32.max)]
+            return IDMapPlan(uidMappings: all, gidMappings: all, writer: .direct, warning: nil)
+        }
+        let single = IDMapPlan(
+            uidMappings: [IDMapping(containerID: 0, hostID: uid, size: 1)],
+            gidMappings: [IDMapping(containerID: 0, hostID: gid, size: 1)],
+            writer: .direct, warning: nil)
+        let subuids = subuidText.map { SubordinateRange.parse($0, user: userName, id: uid) } ?? []
+        let subgids = subgidText.map { SubordinateRange.parse($0, user: userName, id: uid) } ?? []
+        let fix = "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \(userName)"
+        guard !subuids.isEmpty, !subgids.isEmpty else {
+            var plan = single
+            plan.warning = "no subordinate ids for \(userName) in /etc/subuid or /etc/subgid: running with a single-id user namespace (only root exists inside; files of other owners cannot be kept) — to fix: \(fix)"
+            return plan
+        }
+        guard let newuidmap, let newgidmap else {
+            var plan = single
+            plan.warning = "newuidmap/newgidmap not found: running with a single-id user namespace (only root exists inside; files of other owners cannot be kept) — to fix: sudo apt-get install uidmap"
+            return plan
+        }
+        func mappings(own: UInt32, ranges: [SubordinateRange]) -> [IDMapping] {
+            var result = [IDMapping(containerID: 0, hostID: own, size: 1)]
+            var next: UInt32 = 1
+            for range in ranges {
+                result.append(IDMapping(containerID: next, hostID: range.start, size: range.count))
+                next &+= range.count
+            }
+            return result
+        }
+        return IDMapPlan(
+            uidMappings: mappings(own: uid, ranges: subuids),
+            gidMappings: mappings(own: gid, ranges: subgids),
+            writer: .helpers(newuidmap: newuidmap, newgidmap: newgidmap), warning: nil)
+    }
+
+    /// The plan for the user running swctr, from the host's files.
+    public static func current() -> IDMapPlan {
+        let uid = getuid()
+        let gid = getgid()
+        let name = getpwuid(uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? String(uid)
+        return forCurrentUser(
+            subuidText: try? FileSystem.readText("/etc/subuid"), subgidText: try? FileSystem.readText("/etc/subgid"),
+            userName: name, uid: uid, gid: gid,
+            newuidmap: ChildProcess.findExecutable("newuidmap"), newgidmap: ChildProcess.findExecutable("newgidmap"))
+    }
+
+    /// Writes the maps of the user namespace that `pid` is in.
+    public func apply(to pid: ProcessID) throws(RuntimeError) {
+        switch writer {
+        case .helpers(let newuidmap, let newgidmap):
+            for (tool, maps) in [(newuidmap, uidMappings), (newgidmap, gidMappings)] {
+                let arguments = [tool, String(pid.rawValue)] + maps.flatMap { [String($0.containerID), String($0.hostID), String($0.size)] }
+                let result: (status: ExitStatus, output: String)
+                do { result = try ChildProcess.run(tool, arguments: arguments) } catch {
+                    throw .idMapping(tool: tool, output: error.description)
+                }
+                if result.status != .exited(0) {
+                    throw .idMapping(tool: tool, output: result.output.trimmingWhitespace())
+                }
+            }
+        case .direct:
+            let base = "/proc/\(pid.rawValue)/"
+            func text(_ maps: [IDMapping]) -> String { maps.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined() }
+            do {
+                if getuid() != 0 { try writeProcFile(base + "setgroups", "deny") }
+                try writeProcFile(base + "gid_map", text(gidMappings))
+                try writeProcFile(base + "uid_map", text(uidMappings))
+            } catch {
+                throw .idMapping(tool: "uid_map", output: error.description)
+            }
+        }
+    }
+
+    private func writeProcFile(_ path: String, _ text: String) throws(SystemCallError) {
+        let fd = try FileDescriptor.open(path, O_WRONLY)
+        defer { fd.close() }
+        try fd.writeAll(text)
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
+        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
+        return String(slice).replacingNewlines()
+    }
+
+    func replacingNewlines() -> String { split(separator: "\n").joined(separator: "; ") }
+}

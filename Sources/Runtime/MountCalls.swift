@@ -1,0 +1,78 @@
+import CLinux
+import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// mount(2) flags (linux/mount.h).
+enum MountFlag {
+    static let readOnly: UInt = 1
+    static let noSetuid: UInt = 2
+    static let noDevices: UInt = 4
+    static let noExec: UInt = 8
+    static let remount: UInt = 32
+    static let bind: UInt = 4096
+    static let recursive: UInt = 16384
+    static let privatePropagation: UInt = 1 << 18
+    static let slavePropagation: UInt = 1 << 19
+    static let strictAccessTime: UInt = 1 << 24
+}
+
+/// Mount operations for the init, each failing with the step named.
+struct Mounter {
+    let channel: RoleChannel
+
+    func mount(_ source: String?, _ target: String, _ type: String?, _ flags: UInt, _ data: String?, step: String) throws(SystemCallError) {
+        let result = Glibc.mount(source, target, type, flags, data)
+        if result != 0 { throw SystemCallError(step, errno: errno) }
+    }
+}
+
+/// A directory or file inside the new root, found without ever leaving it (openat2 RESOLVE_IN_ROOT:
+/// a symlink in the image resolves inside the image), created if missing.
+struct RootDirectory {
+    let fd: FileDescriptor
+
+    init(path: String) throws(SystemCallError) {
+        fd = try FileDescriptor.open(path, pathOnly | O_DIRECTORY)
+    }
+
+    private static let resolve = UInt64(SWCTR_RESOLVE_IN_ROOT | SWCTR_RESOLVE_NO_MAGICLINKS)
+
+    /// Opens `path` (relative to the root) as pathOnly, making it (and its parents) if missing.
+    func ensure(_ path: String, directory: Bool, mode: mode_t = 0o755) throws(SystemCallError) -> FileDescriptor {
+        let components = path.split(separator: "/").map(String.init)
+        var current = try FileDescriptor(rawValue: systemCall("openat2", on: "/") {
+            swctr_openat2(fd.rawValue, ".", UInt64(pathOnly | O_DIRECTORY | O_CLOEXEC), 0, Self.resolve)
+        })
+        for (index, component) in components.enumerated() {
+            let isLast = index == components.count - 1
+            let prefix = components[0...index].joined(separator: "/")
+            var opened = swctr_openat2(fd.rawValue, prefix, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
+            if opened < 0 && errno == ENOENT {
+                // Create it in the directory we hold (resolved inside the root).
+                let parentFD = swctr_openat2(current.rawValue, ".", UInt64(O_RDONLY | O_DIRECTORY | O_CLOEXEC), 0, 0)
+                if parentFD >= 0 {
+                    if isLast && !directory {
+                        let created = openat(parentFD, component, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+                        if created >= 0 { close(created) }
+                    } else {
+                        mkdirat(parentFD, component, mode)
+                    }
+                    close(parentFD)
+                }
+                opened = swctr_openat2(fd.rawValue, prefix, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
+            }
+            current.close()
+            if opened < 0 { throw SystemCallError("open in the container's root", on: "/" + prefix, errno: errno) }
+            current = FileDescriptor(rawValue: opened)
+        }
+        return current
+    }
+
+    /// The magic-link path the kernel resolves to that exact inode.
+    static func procPath(_ fd: FileDescriptor) -> String { "/proc/self/fd/\(fd.rawValue)" }
+}
+
+/// O_PATH (not exported by Swift's Glibc module).
+let pathOnly: Int32 = 0o10000000

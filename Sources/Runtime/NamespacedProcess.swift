@@ -1,0 +1,186 @@
+import CLinux
+import CNamespaces
+import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which namespaces a role process gets (clone flags).
+public struct NamespaceSet: OptionSet, Sendable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let user = NamespaceSet(rawValue: 0x10000000)  // CLONE_NEWUSER
+    public static let mount = NamespaceSet(rawValue: 0x00020000)  // CLONE_NEWNS
+    public static let pid = NamespaceSet(rawValue: 0x20000000)  // CLONE_NEWPID
+    public static let uts = NamespaceSet(rawValue: 0x04000000)  // CLONE_NEWUTS
+    public static let ipc = NamespaceSet(rawValue: 0x08000000)  // CLONE_NEWIPC
+    public static let network = NamespaceSet(rawValue: 0x40000000)  // CLONE_NEWNET
+    public static let cgroup = NamespaceSet(rawValue: 0x02000000)  // CLONE_NEWCGROUP
+}
+
+/// A copy of swctr started in new namespaces (the parent's side of the handshake in
+/// cnamespaces.h): spawned, mapped, and told to go on; then it reports its setup over `sync`.
+public final class NamespacedProcess {
+    /// The process that goes on in the namespaces (pid 1 of a new pid namespace, if any).
+    public let pid: ProcessID
+    private let sync: FileDescriptor
+    private var closed = false
+
+    /// The fd number the sync socket has in the child.
+    static let childSyncFD: Int32 = 3
+
+    private init(pid: ProcessID, sync: FileDescriptor) {
+        self.pid = pid
+        self.sync = sync
+    }
+
+    deinit { closeSync() }
+
+    public func closeSync() {
+        if !closed { sync.close(); closed = true }
+    }
+
+    /// Spawns `/proc/self/exe arguments…` in `namespaces`, writes its id maps, and returns once
+    /// it has reported its final pid. Throws (and leaves no process behind) if any step fails.
+    public static func start(arguments: [String], environment: [String], namespaces: NamespaceSet,
+                             idMaps: IDMapPlan, stdio: [Int32: FileDescriptor] = [:]) throws(RuntimeError) -> NamespacedProcess {
+        var pair: [Int32] = [0, 0]
+        do {
+            try systemCall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
+        } catch { throw .spawn(error) }
+        let parentEnd = FileDescriptor(rawValue: pair[0])
+        let childEnd = FileDescriptor(rawValue: pair[1])
+        var layout = stdio
+        layout[childSyncFD] = childEnd
+        let spawned: ProcessID
+        do {
+            spawned = try ChildProcess.spawn(
+                "/proc/self/exe", arguments: ["swctr"] + arguments,
+                environment: environment + ["_SWCTR_NSINIT=\(childSyncFD),\(namespaces.rawValue)"],
+                fileDescriptors: layout)
+        } catch {
+            parentEnd.close(); childEnd.close()
+            throw .spawn(error)
+        }
+        childEnd.close()
+        let process = NamespacedProcess(pid: spawned, sync: parentEnd)
+        do {
+            if namespaces.contains(.user) {
+                _ = try process.expect(UInt32(SWCTR_SYNC_USERNS_READY), spawned: spawned)
+                do {
+                    try idMaps.apply(to: spawned)
+                } catch {
+                    kill(spawned.rawValue, SIGKILL)
+                    _ = try? ChildProcess.wait(spawned)
+                    throw error
+                }
+                process.send(UInt32(SWCTR_SYNC_MAPS_WRITTEN))
+            }
+            let finalPid = try process.expect(UInt32(SWCTR_SYNC_PID), spawned: spawned)
+            if finalPid != spawned.rawValue {
+                // The intermediate process exits right after the clone into the new pid namespace.
+                _ = try? ChildProcess.wait(spawned)
+            }
+            return NamespacedProcess(pid: ProcessID(rawValue: finalPid), sync: process.takeSync())
+        }
+    }
+
+    private func takeSync() -> FileDescriptor {
+        closed = true
+        return sync
+    }
+
+    private func send(_ type: UInt32) {
+        var message = swctr_sync_message()
+        message.type = type
+        _ = withUnsafeBytes(of: &message) { Glibc.send(sync.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Receives one message; returns nil at end of file.
+    private func receive() -> (message: swctr_sync_message, fd: FileDescriptor?)? {
+        var message = swctr_sync_message()
+        var received: Int32 = -1
+        let n = withUnsafeMutableBytes(of: &message) { swctr_recv_fd(sync.rawValue, $0.baseAddress, $0.count, &received) }
+        if n <= 0 { return nil }
+        return (message, received >= 0 ? FileDescriptor(rawValue: received) : nil)
+    }
+
+    private func expect(_ type: UInt32, spawned: ProcessID) throws(RuntimeError) -> Int32 {
+        guard let (message, fd) = receive() else {
+            let status = (try? ChildProcess.wait(spawned)) ?? .exited(125)
+            throw .childVanished(status)
+        }
+        fd?.close()
+        if message.type == UInt32(SWCTR_SYNC_ERROR) {
+            _ = try? ChildProcess.wait(spawned)
+            throw .namespaceSetup(step: Self.text(of: message), errno: message.value)
+        }
+        guard message.type == type else {
+            kill(spawned.rawValue, SIGKILL)
+            _ = try? ChildProcess.wait(spawned)
+            throw .namespaceSetup(step: "handshake (unexpected message \(message.type))", errno: EPROTO)
+        }
+        return message.value
+    }
+
+    static func text(of message: swctr_sync_message) -> String {
+        withUnsafeBytes(of: message.text) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    /// Follows the role's setup until it executes its command (end of file on the sync socket,
+    /// which is close-on-exec) or reports a failure. `onTerminal` receives a pty master.
+    public func waitForExec(onTerminal: (FileDescriptor) -> Void = { $0.close() }) throws(RuntimeError) {
+        defer { closeSync() }
+        while let (message, fd) = receive() {
+            switch message.type {
+            case UInt32(SWCTR_SYNC_TTY):
+                if let fd { onTerminal(fd) }
+            case UInt32(SWCTR_SYNC_EXEC_ERROR):
+                _ = try? ChildProcess.wait(pid)
+                let command = Self.text(of: message)
+                if message.value == ENOENT { throw .executableNotFound(command: command) }
+                throw .notExecutable(command: command, errno: message.value)
+            case UInt32(SWCTR_SYNC_ERROR):
+                _ = try? ChildProcess.wait(pid)
+                throw .initFailed(step: Self.text(of: message), errno: message.value)
+            default:
+                fd?.close()
+            }
+        }
+    }
+}
+
+/// The child's side of the sync socket, for the Swift part of a role.
+public struct RoleChannel {
+    public let fd: Int32
+
+    /// The channel when this process was started as a namespaced role, else nil.
+    public static var current: RoleChannel? {
+        let fd = swctr_nsinit_sync_fd()
+        return fd >= 0 ? RoleChannel(fd: fd) : nil
+    }
+
+    public func send(type: Int, value: Int32 = 0, text: String = "", fd passing: Int32 = -1) {
+        var message = swctr_sync_message()
+        message.type = UInt32(type)
+        message.value = value
+        withUnsafeMutableBytes(of: &message.text) { raw in
+            let bytes = Array(text.utf8.prefix(raw.count - 1))
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        _ = withUnsafeBytes(of: &message) { raw in
+            if passing >= 0 { return swctr_send_fd(fd, passing, raw.baseAddress, raw.count) }
+            return Int32(Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)))
+        }
+    }
+
+    /// Reports a failed step to the parent and ends the process.
+    public func fail(_ step: String, errno code: Int32 = 0) -> Never {
+        send(type: SWCTR_SYNC_ERROR, value: code, text: step)
+        _exit(1)
+    }
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench-start.sh [SWCTR] - `make bench`: container start-up time of swctr next to its anchors.
+#
+# Runs ../shared/bench/start.sh (hyperfine, `run --rm IMAGE true` from a loopback registry) on the
+# rows that matter here: true (process spawn floor), runc, podman overlay --network none, and
+# swctr --network none (`swctr pull REF`, then `swctr run --rm --network none REF true`), as the
+# unprivileged user swctr-test. Then prints ratios of the medians and a verdict against the target
+# "swctr at least 5x faster than podman":
+#   ratio podman/swctr 7.3x
+#   ratio runc/swctr 1.1x
+#   verdict: PASS swctr starts 7.3x faster than podman (target >= 5x)
+# SWCTR: the swctr binary ($1, else $SWCTR). As root, installs the bench packages when missing and
+# creates swctr-test (setup-test-host.sh) when it does not exist. RUNS, WARMUP, MAX_SECONDS are
+# passed on to start.sh. Exit status: 0 when all four rows were measured, whatever the verdict.
+set -euo pipefail
+
+HERE=$(dirname "$(readlink -f "$0")")
+SELF=$(basename "$0")
+START=$(dirname "$HERE")/../shared/bench/start.sh
+BENCH_USER=swctr-test
+BENCH_PKGS=(podman runc crun hyperfine umoci skopeo)
+TARGET=5
+ONLY_ROWS='^(true|runc|podman-overlay-none|swctr|swctr-none)$'   # "swctr" enables start.sh's hook
+
+die() { printf '%s: error: %s\n' "$SELF" "$*" >&2; exit 1; }
+log() { printf '%s: %s\n' "$SELF" "$*" >&2; }
+
+bin=${1:-${SWCTR:-}}
+[[ -n $bin ]] || die "no swctr binary given: bench-start.sh PATH/TO/swctr (or SWCTR=...)"
+[[ -f $bin && -x $bin ]] || die "swctr binary '$bin' is missing or not executable: build it first"
+bin=$(readlink -f "$bin")
+[[ -r $START ]] || die "$START not found: ../shared must sit beside the repository"
+
+missing=()
+for p in "${BENCH_PKGS[@]}"; do
+  [[ $(dpkg-query -W -f '${db:Status-Abbrev}' "$p" 2>/dev/null) == "ii "* ]] || missing+=("$p")
+done
+if [[ $(id -u) == 0 ]]; then
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    log "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null 2>&1 || log "apt-get update reported errors (going on)"
+    apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null \
+      || die "apt-get install ${missing[*]} failed"
+  fi
+  id -u "$BENCH_USER" >/dev/null 2>&1 || bash "$HERE/setup-test-host.sh" >/dev/null \
+    || die "setup-test-host.sh failed (it creates $BENCH_USER)"
+  runuser -u "$BENCH_USER" -- test -x "$bin" \
+    || die "$BENCH_USER cannot execute $bin (is every parent directory world-searchable?)"
+else
+  [[ ${#missing[@]} == 0 ]] || die "missing packages; as root: apt-get install --no-install-recommends ${missing[*]}"
+fi
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+log "start.sh rows: true runc podman-overlay-none swctr-none; swctr = $bin"
+rc=0
+ONLY=$ONLY_ROWS SWCTR=$bin BENCH_USER=$BENCH_USER bash "$START" | tee "$out" || rc=$?
+[[ $rc == 0 ]] || log "start.sh exited with $rc"
+
+median() { awk -v n="start.$1" '$1 == n { print $2 }' "$out"; }
+t_true=$(median true) t_runc=$(median runc) t_podman=$(median podman-overlay-none) t_swctr=$(median swctr-none)
+[[ -n $t_swctr ]] || die "no swctr-none row: 'swctr run --rm --network none' failed or timed out (see the '# swctr' lines above)"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "inf" }'; }
+[[ -n $t_podman ]] && echo "ratio podman/swctr $(ratio "$t_podman" "$t_swctr")x"
+[[ -n $t_runc ]] && echo "ratio runc/swctr $(ratio "$t_runc" "$t_swctr")x"
+[[ -n $t_true ]] && echo "swctr over the spawn floor $(awk -v a="$t_swctr" -v b="$t_true" 'BEGIN { printf "%.1f", a - b }') ms"
+if [[ -z $t_podman ]]; then
+  echo "verdict: UNKNOWN no podman row to compare with (target: swctr at least ${TARGET}x faster than podman)"
+elif awk -v a="$t_podman" -v b="$t_swctr" -v t="$TARGET" 'BEGIN { exit !(a >= t * b) }'; then
+  echo "verdict: PASS swctr starts $(ratio "$t_podman" "$t_swctr")x faster than podman (target >= ${TARGET}x)"
+else
+  echo "verdict: MISS swctr starts only $(ratio "$t_podman" "$t_swctr")x faster than podman (target >= ${TARGET}x)"
+fi
+missing_rows=()
+for r in true runc podman-overlay-none; do [[ -n $(median "$r") ]] || missing_rows+=("$r"); done
+[[ ${#missing_rows[@]} == 0 ]] || die "rows not measured: ${missing_rows[*]} (see start.sh's '#' lines above)"
