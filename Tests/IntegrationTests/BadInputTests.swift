@@ -1,0 +1,90 @@
+import Foundation
+import XCTest
+
+/// Each bad input: one clear line on stderr, a non-zero exit, and nothing left behind in the store
+/// or on the host.
+final class BadInputTests: XCTestCase {
+    var state: SwctrUser!
+
+    override func setUpWithError() throws {
+        state = try SwctrUser()
+    }
+
+    override func tearDown() {
+        state?.cleanUp()
+        state = nil
+    }
+
+    private func assertRefused(_ reference: String, saying phrase: String, file: StaticString = #filePath, line: UInt = #line) {
+        let result = state.swctr("pull", reference)
+        XCTAssertEqual(result.status, 1, "exit status", file: file, line: line)
+        XCTAssertEqual(result.stdout, "", file: file, line: line)
+        let errors = result.stderrLines.filter { $0.hasPrefix("swctr:") }
+        XCTAssertEqual(errors.count, 1, result.stderr, file: file, line: line)
+        XCTAssertTrue(errors.first?.contains(phrase) ?? false, "expected \"\(phrase)\" in: \(result.stderr)", file: file, line: line)
+        XCTAssertEqual(state.storeFiles(), [], "the store is left as it was", file: file, line: line)
+        XCTAssertEqual(processes(withEnvironmentContaining: state.runtimeDir), [], "no process is left", file: file, line: line)
+    }
+
+    func testUnknownImageIsNotFound() {
+        assertRefused(state.image("no-such-image"), saying: "not found")
+    }
+
+    func testUnreachableRegistryIsNamed() {
+        assertRefused("127.0.0.1:9/test/busybox", saying: "cannot reach registry 127.0.0.1:9")
+    }
+
+    func testMalformedReferenceIsRefused() {
+        assertRefused("Bad_Name//x", saying: "invalid image reference")
+        assertRefused(state.image("busybox") + "@sha256:1234", saying: "invalid image reference")
+    }
+
+    func testTamperedLayerBlobFailsVerification() throws {
+        guard let tampered = TestHost.tamperedRegistry else { throw HostNotPrepared(reason: "no tampered registry") }
+        assertRefused("\(tampered)/test/busybox", saying: "does not match its digest")
+    }
+
+    func testTamperedManifestFailsVerification() throws {
+        guard let tampered = TestHost.tamperedRegistry else { throw HostNotPrepared(reason: "no tampered registry") }
+        assertRefused("\(tampered)/test/plain", saying: "does not match its digest")
+    }
+
+    func testLayerClimbingOutWithDotDotIsRefused() {
+        assertRefused(state.image("evil-dotdot"), saying: "climbs out of the layer")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/swctr-evil-dotdot"))
+    }
+
+    func testLayerWithAbsolutePathIsRefused() {
+        assertRefused(state.image("evil-abs"), saying: "absolute path")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/swctr-evil-abs"))
+    }
+
+    func testLayerWritingThroughASymlinkIsRefused() {
+        assertRefused(state.image("evil-symlink"), saying: "through a symbolic link")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/swctr-evil-symlink"))
+    }
+
+    func testLayerHardlinkingOutsideIsRefused() {
+        assertRefused(state.image("evil-hardlink"), saying: "outside the layer")
+    }
+
+    func testRunOfAnUnknownImageExits125() {
+        let result = state.swctr("run", "--rm", state.image("no-such-image"), "true")
+        XCTAssertEqual(result.status, 125)
+        XCTAssertTrue(result.stderrLines.last?.contains("not found") ?? false, result.stderr)
+        XCTAssertEqual(state.storeFiles(), [])
+    }
+
+    func testUnknownFlagIsRejected() {
+        let result = state.swctr("run", "--no-such-flag", state.image("busybox"))
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("no-such-flag"), result.stderr)
+    }
+
+    func testUnknownNetworkModeIsRejectedBeforeAnythingHappens() {
+        let result = state.swctr("run", "--network", "bogus", state.image("busybox"), "true")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("unknown network mode \"bogus\""), result.stderr)
+        XCTAssertEqual(state.storeFiles(), [])
+    }
+}
