@@ -118,7 +118,7 @@ final class HTTPClient {
             return curl_easy_perform(handle)
         }
         if code != CURLE_OK && !(state.aborted && code == CURLE_WRITE_ERROR) {
-            let detail = String(cString: errorBuffer)
+            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
             throw HTTPTransportError(url: url, code: Int32(code.rawValue), message: message)
         }

@@ -35,19 +35,7 @@ extension SystemCallError: UserFacingError {
 
 /// Runs a syscall-style body (returning -1 and setting errno on failure), retrying on EINTR.
 @discardableResult
-public func systemCall(_ call: String, on subject: String? = nil, _ body: () -> Int32) throws(SystemCallError) -> Int32 {
-    while true {
-        let result = body()
-        if result >= 0 { return result }
-        let code = Glibc.errno
-        if code == EINTR { continue }
-        throw SystemCallError(call, on: subject, errno: code)
-    }
-}
-
-/// The same for calls that return ssize_t.
-@discardableResult
-public func systemCall(_ call: String, on subject: String? = nil, _ body: () -> Int) throws(SystemCallError) -> Int {
+public func systemCall<Result: BinaryInteger>(_ call: String, on subject: String? = nil, _ body: () -> Result) throws(SystemCallError) -> Result {
     while true {
         let result = body()
         if result >= 0 { return result }

@@ -3,18 +3,7 @@ import XCTest
 
 /// Each bad input: one clear line on stderr, a non-zero exit, and nothing left behind in the store
 /// or on the host.
-final class BadInputTests: XCTestCase {
-    var state: SwctrUser!
-
-    override func setUpWithError() throws {
-        state = try SwctrUser()
-    }
-
-    override func tearDown() {
-        state?.cleanUp()
-        state = nil
-    }
-
+final class BadInputTests: SwctrTestCase {
     private func assertRefused(_ reference: String, saying phrase: String, file: StaticString = #filePath, line: UInt = #line) {
         let result = state.swctr("pull", reference)
         XCTAssertEqual(result.status, 1, "exit status", file: file, line: line)

@@ -2,18 +2,7 @@ import Foundation
 import XCTest
 
 /// The first vertical slice as a user sees it: pull from the loopback registry, run, exit codes.
-final class PullAndRunTests: XCTestCase {
-    var state: SwctrUser!
-
-    override func setUpWithError() throws {
-        state = try SwctrUser()
-    }
-
-    override func tearDown() {
-        state?.cleanUp()
-        state = nil
-    }
-
+final class PullAndRunTests: SwctrTestCase {
     func testPullPrintsTheImageIDAndImagesListsIt() {
         let pulled = state.swctr("pull", state.image("busybox"))
         XCTAssertEqual(pulled.status, 0, pulled.stderr)
@@ -44,7 +33,7 @@ final class PullAndRunTests: XCTestCase {
     }
 
     func testDebianImageFilesKeepTheirOwnersInside() throws {
-        try XCTSkipUnlessDebianImage()
+        try requireDebianImage()
         let result = state.swctr("run", "--rm", state.image("debian"), "stat", "-c", "%U:%G %a %n",
                                  "/opt/swctr-test/owned-daemon", "/opt/swctr-test/owned-nobody", "/etc/shadow", "/var/mail")
         XCTAssertEqual(result.status, 0, result.stderr)
@@ -57,7 +46,7 @@ final class PullAndRunTests: XCTestCase {
     }
 
     func testWhiteoutsAndOpaqueDirectoriesHideLowerLayers() throws {
-        try XCTSkipUnlessDebianImage()
+        try requireDebianImage()
         let result = state.swctr("run", "--rm", state.image("debian"), "sh", "-c",
                                  "ls -A /opt/swctr-test; echo --; ls -A /opt/swctr-test/opaque; echo --; ls /etc/motd || echo motd-gone")
         XCTAssertEqual(result.status, 0, result.stderr)
@@ -169,7 +158,7 @@ final class PullAndRunTests: XCTestCase {
 
     // MARK: - helpers
 
-    func XCTSkipUnlessDebianImage() throws {
+    func requireDebianImage() throws {
         if !TestHost.images.contains("test/debian") {
             throw HostNotPrepared(reason: "test/debian was not built (its first layer needs root for debootstrap): run `make test` as root")
         }

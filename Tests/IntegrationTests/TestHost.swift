@@ -148,3 +148,17 @@ final class SwctrUser {
 
     deinit { cleanUp() }
 }
+
+/// A test with its own isolated swctr state, run as the unprivileged test user.
+class SwctrTestCase: XCTestCase {
+    var state: SwctrUser!
+
+    override func setUpWithError() throws {
+        state = try SwctrUser()
+    }
+
+    override func tearDown() {
+        state?.cleanUp()
+        state = nil
+    }
+}
