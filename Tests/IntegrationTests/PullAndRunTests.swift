@@ -78,18 +78,27 @@ final class PullAndRunTests: SwctrTestCase {
     }
 
     func testContainerKilledBySignalExits128PlusSignal() throws {
+        _ = state.swctr("pull", "-q", state.image("busybox"))
         let process = Process()
-        let command = state.commandLine(["run", "--rm", state.image("busybox"), "sleep", "60"])
+        let command = state.commandLine(["run", "--rm", state.image("busybox"), "sh", "-c", "echo ready; exec sleep 60"])
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         process.standardInput = FileHandle.nullDevice
-        _ = state.swctr("pull", "-q", state.image("busybox"))
+        let output = Pipe()
+        process.standardOutput = output
         try process.run()
-        // Find the container's sleep among the descendants, then kill it from outside.
+        // The container says it is ready (its sleep is exec'd next); then kill it from outside.
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        XCTAssertEqual(String(decoding: line, as: UTF8.self), "ready\n")
         var target: pid_t?
-        for _ in 0..<200 where target == nil {
+        for _ in 0..<1000 where target == nil {  // the exec after the echo is a matter of instants
             target = descendants(of: process.processIdentifier).first { comm(of: $0) == "sleep" }
-            if target == nil { usleep(50_000) }
+            if target == nil { sched_yield() }
         }
         guard let target else { process.terminate(); return XCTFail("the container's process never appeared") }
         XCTAssertEqual(kill(target, SIGKILL), 0)
