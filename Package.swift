@@ -19,6 +19,7 @@ let package = Package(
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // C: the code that must run before any thread exists (user namespace entry).
         .target(name: "CNamespaces"),
 
@@ -29,7 +30,7 @@ let package = Package(
         .target(name: "Rootfs", dependencies: ["ImageStore", "SystemSupport"]),
         .target(name: "RuntimeSpec", dependencies: ["ImageStore"]),
         .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces"]),
-        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Registry", "SystemSupport"]),
+        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Registry", "SystemSupport", "CSQLite", "CLinux"]),
         .target(name: "SwctrCLI", dependencies: [
             "Containers", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -142,3 +142,34 @@ int swctr_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
     if (rc) { errno = rc; return -1; }
     return 0;
 }
+
+int swctr_ofd_lock(int fd, int exclusive, int wait) {
+    struct flock lock;
+    memset(&lock, 0, sizeof lock);
+    lock.l_type = exclusive ? F_WRLCK : F_RDLCK;
+    lock.l_whence = SEEK_SET;
+    return fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &lock);
+}
+
+int swctr_ofd_is_locked(int fd) {
+    struct flock lock;
+    memset(&lock, 0, sizeof lock);
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    if (fcntl(fd, F_OFD_GETLK, &lock) < 0) return -1;
+    return lock.l_type != F_UNLCK;
+}
+
+int swctr_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int swctr_waitid_pidfd(int pidfd, int *status, int nowait, int nohang) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int options = WEXITED | (nowait ? WNOWAIT : 0) | (nohang ? WNOHANG : 0);
+    if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &info, options) < 0) return -1;
+    if (info.si_pid == 0) return 0;
+    // Rebuild a wait status so the usual macros apply.
+    if (info.si_code == CLD_EXITED) *status = (info.si_status & 0xff) << 8;
+    else *status = info.si_status & 0x7f;
+    return info.si_pid;
+}

@@ -33,24 +33,48 @@ static void fail(const char *step) {
     _exit(1);
 }
 
-// Parses "<fd>,<flags>" without stdio; returns 0 on success.
-static int parse_spec(const char *s, int *fd, unsigned long *flags) {
-    unsigned long a = 0, b = 0;
+// Parses one decimal number; returns the position after it, or NULL.
+static const char *parse_number(const char *s, unsigned long *value) {
+    unsigned long v = 0;
     int seen = 0;
-    for (; *s >= '0' && *s <= '9'; s++, seen++) a = a * 10 + (unsigned long)(*s - '0');
-    if (!seen || *s++ != ',') return -1;
-    for (seen = 0; *s >= '0' && *s <= '9'; s++, seen++) b = b * 10 + (unsigned long)(*s - '0');
-    if (!seen || *s) return -1;
+    for (; *s >= '0' && *s <= '9'; s++, seen++) v = v * 10 + (unsigned long)(*s - '0');
+    if (!seen) return NULL;
+    *value = v;
+    return s;
+}
+
+// Parses "<fd>,<flags>[,<pid to join>]" without stdio; returns 0 on success.
+static int parse_spec(const char *s, int *fd, unsigned long *flags, pid_t *target) {
+    unsigned long a, b, c = 0;
+    if (!(s = parse_number(s, &a)) || *s++ != ',') return -1;
+    if (!(s = parse_number(s, &b))) return -1;
+    if (*s == ',') {
+        if (!(s = parse_number(s + 1, &c))) return -1;
+    }
+    if (*s) return -1;
     *fd = (int)a;
     *flags = b;
+    *target = (pid_t)c;
     return 0;
+}
+
+// Joins the namespaces of a running process in one step (setns on a pidfd, Linux 5.8+): the
+// kernel enters the user namespace first, so the others are entered with its capabilities.
+static void join_namespaces(pid_t target, unsigned long flags) {
+    int pidfd = (int)syscall(SYS_pidfd_open, target, 0);
+    if (pidfd < 0) fail("open the container's process (pidfd_open)");
+    if (setns(pidfd, (int)flags) < 0) fail("join the container's namespaces (setns)");
+    close(pidfd);
+    // Our uid is the one mapped to root inside; drop the host's supplementary groups.
+    (void)setgroups(0, NULL);
 }
 
 __attribute__((constructor)) static void swctr_nsinit(void) {
     const char *spec = getenv("_SWCTR_NSINIT");
     if (!spec) return;
     unsigned long flags;
-    if (parse_spec(spec, &sync_fd, &flags) < 0) _exit(125);
+    pid_t target;
+    if (parse_spec(spec, &sync_fd, &flags, &target) < 0) _exit(125);
     // posix_spawn's dup2 cleared close-on-exec: set it again, so a successful execve of the
     // container's command shows up in the parent as end-of-file on this socket.
     if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
@@ -58,7 +82,9 @@ __attribute__((constructor)) static void swctr_nsinit(void) {
     // Die with swctr while the namespaces are being made: nothing would finish the handshake.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("prctl(PR_SET_PDEATHSIG)");
 
-    if (flags & CLONE_NEWUSER) {
+    if (target > 0) {
+        join_namespaces(target, flags);
+    } else if (flags & CLONE_NEWUSER) {
         if (unshare(CLONE_NEWUSER) < 0) fail("unshare(CLONE_NEWUSER)");
         // newuidmap/newgidmap open /proc/PID of this process: keep it ours.
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE)");
@@ -74,7 +100,7 @@ __attribute__((constructor)) static void swctr_nsinit(void) {
     }
 
     unsigned long others = flags & ~(unsigned long)CLONE_NEWUSER;
-    if (others && unshare((int)others) < 0) fail("unshare of the container namespaces");
+    if (target <= 0 && others && unshare((int)others) < 0) fail("unshare of the container namespaces");
 
     if (flags & CLONE_NEWPID) {
         // The first child in the new pid namespace becomes its pid 1. CLONE_PARENT makes swctr

@@ -18,7 +18,8 @@ public struct ContainerDirectory: Sendable {
     public var work: String { path + "/work" }
     public var mountPoint: String { path + "/rootfs" }
     public var specPath: String { path + "/spec.json" }
-    public var recordPath: String { path + "/container.json" }
+    /// Output of the container, in the json-file log format.
+    public var logPath: String { path + "/ctr.log" }
     public var hostnameFile: String { path + "/hostname" }
     public var hostsFile: String { path + "/hosts" }
     public var resolvConfFile: String { path + "/resolv.conf" }

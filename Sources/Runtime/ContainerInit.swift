@@ -47,16 +47,7 @@ public struct ContainerInit {
         if !spec.hostname.isEmpty && sethostname(spec.hostname, spec.hostname.utf8.count) != 0 {
             channel.fail("sethostname \(spec.hostname)", errno: errno)
         }
-        let user: ResolvedUser
-        do {
-            user = try UserResolver.resolve(spec.process.user, passwd: try? FileSystem.readText("/etc/passwd"), group: try? FileSystem.readText("/etc/group"))
-        } catch {
-            channel.fail(error.message)
-        }
-        if spec.process.terminal { attachTerminal(owner: user) }
-        enterWorkingDirectory()
-        switchUser(user)
-        execute(home: user.home)
+        ProcessLauncher(process: spec.process, channel: channel).launch()
     }
 
     // MARK: - Filesystems
@@ -157,73 +148,6 @@ public struct ContainerInit {
         try mounter.mount(nil, ".", nil, MountFlag.recursive | MountFlag.slavePropagation, nil, step: "make the old root a slave")
         try systemCall("umount the old root") { umount2(".", Int32(MNT_DETACH)) }
         try systemCall("chdir /") { chdir("/") }
-    }
-
-    // MARK: - Process
-
-    /// Makes a pty in the container's own devpts, gives the master to the parent, and makes the
-    /// slave this process's controlling terminal and stdio.
-    private func attachTerminal(owner: ResolvedUser) {
-        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
-        if master < 0 { channel.fail("open /dev/ptmx", errno: errno) }
-        let number = swctr_pty_unlock_and_number(master)
-        if number < 0 { channel.fail("unlock the pty", errno: errno) }
-        let slavePath = "/dev/pts/\(number)"
-        let slave = open(slavePath, O_RDWR | O_NOCTTY)
-        if slave < 0 { channel.fail("open \(slavePath)", errno: errno) }
-        fchown(slave, owner.uid, UInt32.max)
-        channel.send(type: SWCTR_SYNC_TTY, fd: master)
-        close(master)
-        if setsid() < 0 { channel.fail("setsid", errno: errno) }
-        if swctr_ioctl_int(slave, UInt(0x540E) /* TIOCSCTTY */, 0) != 0 { channel.fail("set the controlling terminal", errno: errno) }
-        for target in Int32(0)...2 { dup2(slave, target) }
-        if slave > 2 { close(slave) }
-    }
-
-    private func enterWorkingDirectory() {
-        let directory = spec.process.workingDirectory
-        if chdir(directory) == 0 { return }
-        // Docker makes a missing working directory.
-        try? FileSystem.makeDirectories(directory)
-        if chdir(directory) != 0 { channel.fail("chdir to the working directory \(directory)", errno: errno) }
-    }
-
-    private func switchUser(_ user: ResolvedUser) {
-        let groups = user.supplementaryGroups.map { gid_t($0) }
-        if setgroups(groups.count, groups) != 0 && errno != EPERM { channel.fail("setgroups", errno: errno) }
-        if setgid(user.gid) != 0 { channel.fail("setgid \(user.gid) (is it mapped in the user namespace?)", errno: errno) }
-        if setuid(user.uid) != 0 { channel.fail("setuid \(user.uid) (is it mapped in the user namespace?)", errno: errno) }
-    }
-
-    private func execute(home: String) -> Never {
-        var environment = spec.process.environment
-        if !environment.contains(where: { $0.hasPrefix("HOME=") }) { environment.append("HOME=" + home) }
-        let command = spec.process.arguments[0]
-        let searchPath = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? ""
-        var executable = command
-        if !command.contains("/") {
-            var found: String?
-            var lastError = ENOENT
-            for directory in searchPath.split(separator: ":") {
-                let candidate = directory + "/" + command
-                var info = stat()
-                if stat(candidate, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG {
-                    if access(candidate, X_OK) == 0 { found = candidate; break }
-                    lastError = EACCES
-                }
-            }
-            guard let found else {
-                channel.send(type: SWCTR_SYNC_EXEC_ERROR, value: lastError, text: command)
-                _exit(lastError == ENOENT ? 127 : 126)
-            }
-            executable = found
-        }
-        let argv = spec.process.arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        execve(executable, argv, envp)
-        let code = errno
-        channel.send(type: SWCTR_SYNC_EXEC_ERROR, value: code, text: command)
-        _exit(code == ENOENT ? 127 : 126)
     }
 }
 

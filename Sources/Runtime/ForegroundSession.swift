@@ -27,7 +27,9 @@ public final class ForegroundSession {
         self.forwardInput = forwardInput
     }
 
-    public func waitForExit() -> ExitStatus {
+    /// Waits for the container to end. With `reap: false` the process is left waitable (a zombie)
+    /// for the caller, so it can record the exit before the pid can be reused.
+    public func waitForExit(reap: Bool = true) -> ExitStatus {
         let signals = swctr_signalfd(ForwardedSignals.all, Int32(ForwardedSignals.all.count))
         let pidfd = swctr_pidfd_open(pid.rawValue)
         var savedTerminal = termios()
@@ -66,11 +68,11 @@ public final class ForegroundSession {
                     handleSignals(signals, pidfd: pidfd)
                 } else if entry.fd == pidfd {
                     if let master = terminalMaster { copyAvailable(from: master.rawValue, to: 1, buffer: &buffer) }
-                    return (try? ChildProcess.wait(pid)) ?? .exited(125)
+                    return ended(pidfd: pidfd, reap: reap)
                 } else if let master = terminalMaster, entry.fd == master.rawValue {
                     if !copyAvailable(from: master.rawValue, to: 1, buffer: &buffer) {
                         // The slave side is closed (EIO); the process is ending.
-                        return (try? ChildProcess.wait(pid)) ?? .exited(125)
+                        return ended(pidfd: pidfd, reap: reap)
                     }
                 } else if entry.fd == 0, let master = terminalMaster {
                     let n = read(0, &buffer, buffer.count)
@@ -79,7 +81,12 @@ public final class ForegroundSession {
                 }
             }
         }
-        return (try? ChildProcess.wait(pid)) ?? .exited(125)
+        return ended(pidfd: pidfd, reap: reap)
+    }
+
+    private func ended(pidfd: Int32, reap: Bool) -> ExitStatus {
+        if reap || pidfd < 0 { return (try? ChildProcess.wait(pid)) ?? .exited(125) }
+        return ChildProcess.waitLeavingZombie(pidfd: pidfd) ?? .exited(125)
     }
 
     /// Copies what can be read now; false when the source is closed.

@@ -43,8 +43,10 @@ public final class NamespacedProcess {
 
     /// Spawns `/proc/self/exe arguments…` in `namespaces`, writes its id maps, and returns once
     /// it has reported its final pid. Throws (and leaves no process behind) if any step fails.
+    /// With `joining`, the namespaces are those of that running process instead of new ones.
     public static func start(arguments: [String], environment: [String], namespaces: NamespaceSet,
-                             idMaps: IDMapPlan, stdio: [Int32: FileDescriptor] = [:]) throws(RuntimeError) -> NamespacedProcess {
+                             idMaps: IDMapPlan, stdio: [Int32: FileDescriptor] = [:],
+                             joining target: ProcessID? = nil) throws(RuntimeError) -> NamespacedProcess {
         var pair: [Int32] = [0, 0]
         do {
             try systemCall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
@@ -57,7 +59,7 @@ public final class NamespacedProcess {
         do {
             spawned = try ChildProcess.spawn(
                 "/proc/self/exe", arguments: ["swctr"] + arguments,
-                environment: environment + ["_SWCTR_NSINIT=\(childSyncFD),\(namespaces.rawValue)"],
+                environment: environment + ["_SWCTR_NSINIT=\(childSyncFD),\(namespaces.rawValue)" + (target.map { ",\($0.rawValue)" } ?? "")],
                 fileDescriptors: layout)
         } catch {
             parentEnd.close(); childEnd.close()
@@ -66,7 +68,7 @@ public final class NamespacedProcess {
         childEnd.close()
         let process = NamespacedProcess(pid: spawned, sync: parentEnd)
         do {
-            if namespaces.contains(.user) {
+            if namespaces.contains(.user) && target == nil {
                 _ = try process.expect(UInt32(SWCTR_SYNC_USERNS_READY), spawned: spawned)
                 do {
                     try idMaps.apply(to: spawned)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Containers
+import Runtime
 import RuntimeSpec
 
 struct Run: ParsableCommand {
@@ -8,34 +9,10 @@ struct Run: ParsableCommand {
         discussion: "Options go before the image; everything after the image is the command and its arguments.",
         helpNames: [.long])
 
-    @Flag(help: "Remove the container when it exits.")
-    var rm = false
+    @Flag(name: .shortAndLong, help: "Run in the background under a monitor process; print the container id.")
+    var detach = false
 
-    @Flag(name: .shortAndLong, help: "Keep standard input open (pass it to the container).")
-    var interactive = false
-
-    @Flag(name: .shortAndLong, help: "Allocate a pseudo-terminal.")
-    var tty = false
-
-    @Option(name: .shortAndLong, help: "Set an environment variable (NAME=VALUE, or NAME to pass the host's value).")
-    var env: [String] = []
-
-    @Option(name: .shortAndLong, help: "Working directory inside the container.")
-    var workdir: String?
-
-    @Option(name: .shortAndLong, help: "User to run as: name, uid, name:group or uid:gid.")
-    var user: String?
-
-    @Option(help: "Replace the image's entrypoint (\"\" clears it).")
-    var entrypoint: String?
-
-    @Option(name: [.customShort("h"), .long], help: "Container host name.")
-    var hostname: String?
-
-    @Option(help: "Network: none (loopback only, the default for now) or host.")
-    var network: String = "none"
-
-    @OptionGroup var tls: TLSOptions
+    @OptionGroup var options: CreateOptions
 
     @Argument(help: "The image to run.")
     var image: String
@@ -44,34 +21,56 @@ struct Run: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        guard NetworkMode(rawValue: network) != nil else {
-            throw ValidationError("unknown network mode \"\(network)\": use none or host")
+        if detach && options.rm && options.restart != "no" {
+            throw ValidationError("--rm and --restart cannot be used together")
         }
     }
 
     func run() throws {
-        var request = RunRequest(image: image)
-        request.removeWhenDone = rm
-        request.interactive = interactive
-        request.network = NetworkMode(rawValue: network) ?? .none
-        request.tlsVerify = tls.tlsVerify
-        request.process.command = command
-        request.process.entrypoint = entrypoint
-        request.process.environment = env
-        request.process.workingDirectory = workdir
-        request.process.user = user
-        request.process.terminal = tty
-        request.process.hostname = hostname
-        let code: Int32
         do {
+            let request = try options.request(image: image, command: command)
             let session = try Session.open()
-            let runner = ContainerRunner(store: session.store, idMaps: session.idMaps, warn: printError)
-            code = try runner.run(request)
-        } catch let error as RuntimeErrorCode {
+            let service = try session.containers()
+            let (record, lock) = try service.create(request, store: session.store, keepLock: true)
+            guard let lock else { throw ContainerError.busy(record.name) }
+            if detach {
+                defer { lock.release() }
+                _ = try service.startDetached(record.id, lock: lock, name: record.name)
+                print(record.id)
+                return
+            }
+            throw ExitCode(try service.runForeground(record, lock: lock))
+        } catch let error as ExitCode {
+            throw error
+        } catch let error as RuntimeError {
+            throw fail(error, exitCode: error.exitCode)
+        } catch let error as StartFailure {
             throw fail(error, exitCode: error.exitCode)
         } catch {
             throw fail(error, exitCode: 125)
         }
-        throw ExitCode(code)
+    }
+}
+
+struct Create: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a container (start it with swctr start).", helpNames: [.long])
+
+    @OptionGroup var options: CreateOptions
+
+    @Argument(help: "The image.")
+    var image: String
+
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (default: the image's).")
+    var command: [String] = []
+
+    func run() throws {
+        do {
+            let session = try Session.open()
+            let (record, _) = try session.containers().create(try options.request(image: image, command: command), store: session.store)
+            print(record.id)
+        } catch {
+            throw fail(error, exitCode: 125)
+        }
     }
 }

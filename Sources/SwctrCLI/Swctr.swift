@@ -16,7 +16,11 @@ public struct Swctr: ParsableCommand {
         commandName: "swctr",
         abstract: "Rootless, daemonless containers: pull images and run them as an ordinary user.",
         version: "0.1.0",
-        subcommands: [Run.self, Pull.self, Images.self])
+        subcommands: [
+            Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, ListContainers.self,
+            Logs.self, Exec.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self, ContainerCommands.self,
+            Pull.self, Images.self, SystemCommands.self,
+        ])
 
     public init() {}
 }
@@ -35,6 +39,15 @@ struct Session {
         let idMaps = IDMapPlan.current()
         if let warning = idMaps.warning { printError("swctr: warning: " + warning) }
         return Session(directories: directories, store: store, idMaps: idMaps)
+    }
+
+    func containers() throws -> ContainerService {
+        ContainerService(context: try ContainerContext(directories: directories, idMaps: idMaps), warn: printError)
+    }
+
+    /// The container service alone (no image store, no id-map warning): for commands on existing containers.
+    static func containerService() throws -> ContainerService {
+        ContainerService(context: try ContainerContext(directories: UserDirectories.current(), idMaps: IDMapPlan.current()), warn: printError)
     }
 }
 

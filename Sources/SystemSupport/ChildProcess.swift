@@ -64,6 +64,18 @@ public enum ChildProcess {
         return ExitStatus(waitStatus: status)
     }
 
+    /// Waits for the process behind `pidfd` to end without reaping it (it stays a zombie, so its
+    /// pid cannot be reused until `wait`); nil if the wait failed.
+    public static func waitLeavingZombie(pidfd: Int32) -> ExitStatus? {
+        var status: Int32 = 0
+        while true {
+            let result = swctr_waitid_pidfd(pidfd, &status, 1, 0)
+            if result > 0 { return ExitStatus(waitStatus: status) }
+            if result < 0 && errno == EINTR { continue }
+            return nil
+        }
+    }
+
     /// Runs a program to completion with its output captured (for short helper programs).
     public static func run(_ path: String, arguments: [String], environment: [String] = []) throws(SystemCallError) -> (status: ExitStatus, output: String) {
         var pipeFds: [Int32] = [0, 0]

@@ -120,3 +120,26 @@ public struct FileLock {
 
     public func unlock() { fd.close() }
 }
+
+extension FileSystem {
+    /// Bytes allocated under a path (files we cannot read are skipped).
+    public static func diskUsage(_ path: String) -> Int64 {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return 0 }
+        var total = Int64(info.st_blocks) * 512
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for entry in (try? listDirectory(path)) ?? [] { total += diskUsage(path + "/" + entry) }
+        }
+        return total
+    }
+}
+
+extension String {
+    /// Without leading and trailing whitespace (spaces, tabs, newlines).
+    public var trimmed: String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        return String(scalars[first...last])
+    }
+}

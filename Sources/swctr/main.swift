@@ -11,6 +11,10 @@ if arguments.count >= 2 {
     switch arguments[1] {
     case ContainerInitRole.name:
         ContainerInit.main(specPath: roleArguments.first ?? "")
+    case ContainerMonitor.roleName:
+        ContainerMonitor.main(arguments: roleArguments)
+    case ContainerExec.roleName:
+        ContainerExec.main(processJSON: roleArguments.first ?? "")
     case UserNamespaceTools.unpackRole:
         UserNamespaceTools.unpackRoleMain(roleArguments)
     case UserNamespaceTools.removeRole:

@@ -39,6 +39,33 @@ enum TestHost {
         return (entry.pointee.pw_uid, entry.pointee.pw_gid, String(cString: entry.pointee.pw_dir))
     }
 
+    /// Runs programs all at once (no input) and collects each one's output, in order.
+    static func executeConcurrently(_ commandLines: [[String]]) -> [CommandResult] {
+        var running: [(Process, String)] = []
+        for arguments in commandLines {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: arguments[0])
+            process.arguments = Array(arguments.dropFirst())
+            let base = NSTemporaryDirectory() + "swctr-it-out-\(UUID().uuidString)"
+            FileManager.default.createFile(atPath: base + ".out", contents: nil)
+            FileManager.default.createFile(atPath: base + ".err", contents: nil)
+            process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
+            process.standardError = FileHandle(forWritingAtPath: base + ".err")
+            process.standardInput = FileHandle.nullDevice
+            try? process.run()
+            running.append((process, base))
+        }
+        return running.map { process, base in
+            if process.isRunning || process.processIdentifier != 0 { process.waitUntilExit() }
+            let out = String(decoding: FileManager.default.contents(atPath: base + ".out") ?? Data(), as: UTF8.self)
+            let err = String(decoding: FileManager.default.contents(atPath: base + ".err") ?? Data(), as: UTF8.self)
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+            let status = process.processIdentifier == 0 ? -1 : process.terminationStatus
+            return CommandResult(status: status, stdout: out, stderr: err)
+        }
+    }
+
     /// Runs a program, feeding `input`, and collects its output.
     static func execute(_ arguments: [String], input: String? = nil, environment: [String: String]? = nil) -> CommandResult {
         let process = Process()
@@ -132,13 +159,21 @@ final class SwctrUser {
         while let path = enumerator.nextObject() as? String {
             var isDirectory: ObjCBool = false
             FileManager.default.fileExists(atPath: storeRoot + "/" + path, isDirectory: &isDirectory)
-            if !isDirectory.boolValue && path != "store.lock" { files.append(path) }
+            if !isDirectory.boolValue && path != "store.lock" && !path.hasPrefix("state.db") { files.append(path) }
             if isDirectory.boolValue && path.split(separator: "/").count >= 2 && !path.hasPrefix("blobs") { files.append(path + "/") }
         }
         return files.sorted()
     }
 
+    /// Removes this state's containers (their monitors included), so no process outlives the test.
+    func removeContainers() {
+        guard FileManager.default.fileExists(atPath: storeRoot + "/state.db") else { return }
+        let ids = swctr("ps", "-aq", "--no-trunc").stdout.split(separator: "\n").map(String.init)
+        if !ids.isEmpty { swctr(arguments: ["rm", "-f"] + ids) }
+    }
+
     func cleanUp() {
+        removeContainers()
         if TestHost.isRoot {
             _ = TestHost.execute(["/bin/rm", "-rf", base])
         } else {

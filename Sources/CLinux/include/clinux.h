@@ -36,6 +36,16 @@ int swctr_wtermsig(int status);
 int swctr_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                 const int *fd_targets, const int *fd_sources, int fd_count, int new_session);
 
+/// Open-file-description locks (F_OFD_*): held by the open file, inherited by children that get the fd.
+/// Returns 0, or -1/errno (EAGAIN when another holder has it and wait is 0).
+int swctr_ofd_lock(int fd, int exclusive, int wait);
+/// 1 when some other open file description holds a lock on the file, 0 when none, -1/errno.
+int swctr_ofd_is_locked(int fd);
+int swctr_set_child_subreaper(void);
+/// waitid(P_PIDFD): the pid when it ended (status as waitpid would give), 0 with nohang and still
+/// running, -1/errno. With nowait the child stays waitable.
+int swctr_waitid_pidfd(int pidfd, int *status, int nowait, int nohang);
+
 #define SWCTR_RESOLVE_NO_XDEV 0x01
 #define SWCTR_RESOLVE_NO_MAGICLINKS 0x02
 #define SWCTR_RESOLVE_NO_SYMLINKS 0x04

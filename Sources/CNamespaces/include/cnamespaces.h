@@ -8,6 +8,8 @@
 //   3. with CLONE_NEWPID, clones once (CLONE_PARENT, so swctr stays the parent) to become pid 1,
 //      and the intermediate process exits; reports the final pid (SWCTR_SYNC_PID);
 //   4. returns, so main() runs the role inside the namespaces.
+// With "<fd>,<clone flags>,<pid>" it joins the namespaces of the running process <pid> instead of
+// making new ones (steps 1-2 become one setns; 3 and 4 are the same): that is how `exec` enters.
 // Any failure is reported as SWCTR_SYNC_ERROR {errno, step} and the process exits 1.
 #ifndef SWCTR_CNAMESPACES_H
 #define SWCTR_CNAMESPACES_H

@@ -1,0 +1,32 @@
+import ImageStore
+import Rootfs
+import Runtime
+import SystemSupport
+
+/// What every container operation needs: the user's directories, the store layout, the state
+/// database, the id maps and the user-namespace tools. One per swctr invocation.
+public struct ContainerContext {
+    public let directories: UserDirectories
+    public let layout: StoreLayout
+    public let database: ContainerDatabase
+    public let idMaps: IDMapPlan
+    public let tools: UserNamespaceTools
+    /// `$XDG_RUNTIME_DIR/swctr`, made private to the user.
+    public let runtime: String
+
+    public init(directories: UserDirectories, idMaps: IDMapPlan) throws {
+        self.directories = directories
+        layout = StoreLayout(root: directories.data)
+        try layout.prepare()
+        database = try ContainerDatabase(path: layout.root + "/state.db")
+        self.idMaps = idMaps
+        tools = UserNamespaceTools(idMaps: idMaps)
+        runtime = try directories.prepareRuntimeDirectory()
+    }
+
+    public func directory(of id: String) -> ContainerDirectory {
+        ContainerDirectory(path: layout.containersDirectory + "/" + id)
+    }
+
+    public func isHeld(_ record: ContainerRecord) -> Bool { ContainerLock.isHeld(runtime: runtime, id: record.id) }
+}

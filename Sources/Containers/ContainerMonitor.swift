@@ -1,0 +1,305 @@
+import CLinux
+import FoundationEssentials
+import Rootfs
+import Runtime
+import RuntimeSpec
+import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The hidden subcommand that the container's init runs as.
+public enum ContainerInitRole {
+    public static let name = "__init"
+}
+
+/// A start that failed, with the exit code Docker would give (125 setup, 126 not executable,
+/// 127 not found).
+public struct StartFailure: Error, UserFacingError {
+    public let exitCode: Int32
+    public let userMessage: String
+}
+
+/// Starts a container's init from the spec `create` wrote, with the given stdio; returns once
+/// its command runs, with the pty master when it has a terminal.
+enum ContainerLauncher {
+    static func launch(_ record: ContainerRecord, context: ContainerContext,
+                       stdio: [Int32: FileDescriptor]) throws(RuntimeError) -> (pid: ProcessID, master: FileDescriptor?) {
+        var namespaces: NamespaceSet = [.user, .mount, .pid, .uts, .ipc, .cgroup]
+        if record.settings.network.needsNamespace { namespaces.insert(.network) }
+        let process = try NamespacedProcess.start(
+            arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
+            namespaces: namespaces, idMaps: context.idMaps, stdio: stdio)
+        var master: FileDescriptor?
+        try process.waitForExec(onTerminal: { master = $0 })
+        return (process.pid, master)
+    }
+
+    static func namespaces(of record: ContainerRecord) -> NamespaceSet {
+        var namespaces: NamespaceSet = [.user, .mount, .pid, .uts, .ipc, .cgroup]
+        if record.settings.network.needsNamespace { namespaces.insert(.network) }
+        return namespaces
+    }
+}
+
+/// The monitor of a detached container (the job conmon does for Podman): one process of the swctr
+/// binary per container, its parent and subreaper, holding the container's lock for as long as it
+/// lives. It keeps the container's stdio or pty, writes the log, records the exit (before reaping,
+/// so a recorded pid is never a reused one), applies the restart policy, and removes `--rm`
+/// containers. No daemon: it exits when its container is done.
+public final class ContainerMonitor {
+    public static let roleName = "__monitor"
+    static let lockFD: Int32 = 3
+    static let readyFD: Int32 = 4
+
+    let context: ContainerContext
+    let id: String
+    let lock: ContainerLock
+
+    init(context: ContainerContext, id: String, lock: ContainerLock) {
+        self.context = context
+        self.id = id
+        self.lock = lock
+    }
+
+    // MARK: - The starting side
+
+    /// Spawns the monitor for a container whose lock the caller holds (the monitor inherits it)
+    /// and waits until the container's command is running or has failed to start.
+    static func spawn(id: String, lock: ContainerLock) throws {
+        var ends: [Int32] = [0, 0]
+        try systemCall("pipe2") { swctr_pipe2(&ends, O_CLOEXEC) }
+        let readEnd = FileDescriptor(rawValue: ends[0])
+        let writeEnd = FileDescriptor(rawValue: ends[1])
+        defer { readEnd.close() }
+        let devNull = try FileDescriptor.open("/dev/null", O_RDWR)
+        let environment = ProcessEnvironment.current.filter { !$0.key.hasPrefix("_SWCTR") }.map { "\($0.key)=\($0.value)" }
+        do {
+            _ = try ChildProcess.spawn("/proc/self/exe", arguments: ["swctr", roleName, id], environment: environment,
+                                       fileDescriptors: [0: devNull, 1: devNull, 2: devNull, lockFD: lock.fd, readyFD: writeEnd],
+                                       newSession: true)
+        } catch {
+            writeEnd.close(); devNull.close()
+            throw error
+        }
+        writeEnd.close()
+        devNull.close()
+        let answer = String(decoding: (try? readEnd.readAll(limit: 4096)) ?? [], as: UTF8.self)
+        if answer.hasPrefix("ok") { return }
+        if answer.hasPrefix("error ") {
+            let rest = answer.dropFirst(6)
+            let code = Int32(rest.prefix { $0.isNumber }) ?? 125
+            let message = String(rest.drop { $0.isNumber }).trimmed
+            throw StartFailure(exitCode: code, userMessage: message)
+        }
+        throw StartFailure(exitCode: 125, userMessage: "the container's monitor ended before the container started")
+    }
+
+    // MARK: - The monitor process
+
+    /// The body of `swctr __monitor ID`. Never returns.
+    public static func main(arguments: [String]) -> Never {
+        let ready = FileDescriptor(rawValue: readyFD)
+        _ = fcntl(ready.rawValue, F_SETFD, FD_CLOEXEC)
+        func giveUp(_ message: String) -> Never {
+            try? ready.writeAll("error 125 \(message)\n")
+            _exit(1)
+        }
+        guard let id = arguments.first else { giveUp("monitor started without a container id") }
+        let lock = ContainerLock.inherited(FileDescriptor(rawValue: lockFD))
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        _ = swctr_set_child_subreaper()
+        let context: ContainerContext
+        do {
+            context = try ContainerContext(directories: .current(), idMaps: .current())
+        } catch {
+            giveUp("cannot open the state: \((error as? UserFacingError)?.userMessage ?? "\(error)")")
+        }
+        ContainerMonitor(context: context, id: id, lock: lock).run(ready: ready)
+    }
+
+    func run(ready: FileDescriptor) -> Never {
+        var ready: FileDescriptor? = ready
+        func report(_ line: String) {
+            try? ready?.writeAll(line + "\n")
+            ready?.close()
+            ready = nil
+        }
+        ForwardedSignals.block()
+        while true {
+            guard let record = try? context.database.get(id: id) else {
+                report("error 125 the container was removed while it started")
+                _exit(0)
+            }
+            let log: LogWriter
+            do {
+                log = try LogWriter(path: context.directory(of: id).logPath, maxSize: record.settings.logMaxSize)
+            } catch {
+                fail(record, message: "cannot open the log: \(error.description)", code: 125, report: report)
+            }
+            let stdio: ContainerStdio
+            do { stdio = try ContainerStdio.make(terminal: record.settings.process.terminal, interactive: record.settings.interactive) } catch {
+                fail(record, message: "cannot make the container's stdio: \(error.description)", code: 125, report: report)
+            }
+            let launched: (pid: ProcessID, master: FileDescriptor?)
+            do {
+                launched = try ContainerLauncher.launch(record, context: context, stdio: stdio.childSide)
+            } catch {
+                stdio.closeAll()
+                fail(record, message: error.userMessage, code: error.exitCode, report: report)
+            }
+            stdio.closeChildSide()
+            let started = Timestamp.now
+            _ = try? context.database.update(id: id, set: [
+                "status": .text(ContainerStatus.running.rawValue), "pid": .integer(Int64(launched.pid.rawValue)),
+                "monitor_pid": .integer(Int64(getpid())), "started": .real(started), "finished": .null, "exit_code": .null, "error": .null])
+            report("ok")
+
+            let status = supervise(pid: launched.pid, master: launched.master, stdio: stdio, log: log)
+            let finished = Timestamp.now
+            _ = try? context.database.update(id: id, from: [.running], set: [
+                "status": .text(ContainerStatus.exited.rawValue), "pid": .null,
+                "exit_code": .integer(Int64(status.shellCode)), "finished": .real(finished)])
+            _ = try? ChildProcess.wait(launched.pid)
+            stdio.closeAll()
+            launched.master?.close()
+
+            guard let after = try? context.database.get(id: id) else { _exit(0) }
+            let restarts = after.settings.restartPolicy.shouldRestart(
+                exitCode: status.shellCode, restartsSoFar: after.restartCount, stopRequested: after.stopRequested)
+            if restarts && waitBeforeRestart(restartCount: after.restartCount, ranFor: finished - started),
+               (try? context.database.update(id: id, from: [.exited], set: [
+                   "status": .text(ContainerStatus.starting.rawValue), "restart_count": .integer(Int64(after.restartCount + 1))])) == true {
+                continue
+            }
+            if after.settings.autoRemove { removeContainer() }
+            _exit(0)
+        }
+    }
+
+    /// Records a failed start (and tells the starting command, if it still waits); never returns.
+    private func fail(_ record: ContainerRecord, message: String, code: Int32, report: (String) -> Void) -> Never {
+        _ = try? context.database.update(id: id, from: [.starting], set: [
+            "status": .text(record.started == nil && record.restartCount == 0 ? ContainerStatus.created.rawValue : ContainerStatus.exited.rawValue),
+            "error": .text(message), "exit_code": .integer(Int64(code)), "pid": .null])
+        report("error \(code) \(message)")
+        if record.settings.autoRemove { removeContainer() }
+        _exit(1)
+    }
+
+    /// Docker's back-off: 100 ms doubling per restart, reset once a run lasted 10 s; false when a
+    /// stop was asked for meanwhile.
+    private func waitBeforeRestart(restartCount: Int, ranFor: Double) -> Bool {
+        let delay = ranFor >= 10 ? 0.1 : min(0.1 * pow2(restartCount), 60)
+        let deadline = MonotonicClock.now + delay
+        while MonotonicClock.now < deadline {
+            MonotonicClock.sleep(min(0.05, max(0, deadline - MonotonicClock.now)))
+            if let record = try? context.database.get(id: id), record.stopRequested { return false }
+        }
+        return true
+    }
+
+    private func pow2(_ n: Int) -> Double { Double(1 << min(n, 20)) }
+
+    private func removeContainer() {
+        _ = try? context.database.update(id: id, set: ["status": .text(ContainerStatus.removing.rawValue)])
+        let directory = context.directory(of: id)
+        try? context.tools.removeTree(directory.path)
+        try? context.database.delete(id: id)
+        ContainerLock.removeFile(runtime: context.runtime, id: id)
+    }
+
+    /// Copies output to the log and forwards signals until the container's init ends; returns how
+    /// it ended, leaving it unreaped.
+    private func supervise(pid: ProcessID, master: FileDescriptor?, stdio: ContainerStdio, log: LogWriter) -> ExitStatus {
+        let pidfd = swctr_pidfd_open(pid.rawValue)
+        let signals = swctr_signalfd(ForwardedSignals.all, Int32(ForwardedSignals.all.count))
+        defer {
+            if pidfd >= 0 { close(pidfd) }
+            if signals >= 0 { close(signals) }
+        }
+        var outputs: [(fd: Int32, stream: String)] = []
+        if let master { outputs.append((master.rawValue, "stdout")) }
+        if let out = stdio.stdout { outputs.append((out.rawValue, "stdout")) }
+        if let err = stdio.stderr { outputs.append((err.rawValue, "stderr")) }
+        for output in outputs { _ = fcntl(output.fd, F_SETFL, fcntl(output.fd, F_GETFL) | O_NONBLOCK) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        func drain(_ fd: Int32, _ stream: String) -> Bool {
+            while true {
+                let n = read(fd, &buffer, buffer.count)
+                if n > 0 { log.append(buffer[0..<n], stream: stream); continue }
+                return n < 0 && (errno == EAGAIN || errno == EINTR)
+            }
+        }
+        var open = outputs
+        while pidfd >= 0 {
+            var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
+            if signals >= 0 { fds.append(pollfd(fd: signals, events: Int16(POLLIN), revents: 0)) }
+            fds += open.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            if poll(&fds, nfds_t(fds.count), -1) < 0 { if errno == EINTR { continue } else { break } }
+            for entry in fds where entry.revents != 0 {
+                if entry.fd == pidfd {
+                    for output in open { _ = drain(output.fd, output.stream) }
+                    log.flush()
+                    return ChildProcess.waitLeavingZombie(pidfd: pidfd) ?? .exited(125)
+                } else if entry.fd == signals {
+                    while true {
+                        let number = swctr_read_signal(signals)
+                        if number < 0 { break }
+                        if number == SIGTERM || number == SIGINT || number == SIGQUIT || number == SIGUSR1 || number == SIGUSR2 {
+                            _ = swctr_pidfd_send_signal(pidfd, number)
+                        }
+                    }
+                } else if let index = open.firstIndex(where: { $0.fd == entry.fd }) {
+                    if !drain(entry.fd, open[index].stream) { open.remove(at: index) }
+                }
+            }
+        }
+        log.flush()
+        return (try? ChildProcess.wait(pid)) ?? .exited(125)
+    }
+}
+
+/// The monitor's ends of a detached container's stdio: pipes for stdout and stderr, stdin a pipe
+/// held open (with -i) or /dev/null. With a terminal, init replaces all three with the pty.
+struct ContainerStdio {
+    var stdout: FileDescriptor?
+    var stderr: FileDescriptor?
+    var stdinWriter: FileDescriptor?
+    var childSide: [Int32: FileDescriptor]
+
+    static func make(terminal: Bool, interactive: Bool) throws(SystemCallError) -> ContainerStdio {
+        let devNull = try FileDescriptor.open("/dev/null", O_RDWR)
+        if terminal {
+            return ContainerStdio(childSide: [0: devNull, 1: devNull, 2: devNull])
+        }
+        func pipe() throws(SystemCallError) -> (read: FileDescriptor, write: FileDescriptor) {
+            var ends: [Int32] = [0, 0]
+            try systemCall("pipe2") { swctr_pipe2(&ends, O_CLOEXEC) }
+            return (FileDescriptor(rawValue: ends[0]), FileDescriptor(rawValue: ends[1]))
+        }
+        let out = try pipe()
+        let err = try pipe()
+        var stdio = ContainerStdio(stdout: out.read, stderr: err.read, childSide: [1: out.write, 2: err.write])
+        if interactive {
+            let input = try pipe()
+            stdio.stdinWriter = input.write
+            stdio.childSide[0] = input.read
+            devNull.close()
+        } else {
+            stdio.childSide[0] = devNull
+        }
+        return stdio
+    }
+
+    func closeChildSide() {
+        for fd in Set(childSide.values) { fd.close() }
+    }
+
+    func closeAll() {
+        stdout?.close()
+        stderr?.close()
+        stdinWriter?.close()
+    }
+}

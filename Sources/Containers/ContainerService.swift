@@ -1,0 +1,312 @@
+import CLinux
+import FoundationEssentials
+import ImageReference
+import ImageStore
+import Registry
+import Rootfs
+import Runtime
+import RuntimeSpec
+import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `create` (and `run`) was asked for.
+public struct CreateRequest: Sendable {
+    public var image: String
+    public var name: String?
+    public var process = ProcessOptions()
+    public var interactive = false
+    public var autoRemove = false
+    public var network: NetworkMode = .none
+    public var restartPolicy = RestartPolicy.never
+    public var stopSignal: Int32 = SIGTERM
+    public var stopTimeout = 10
+    public var logMaxSize: Int64 = 10 << 20
+    public var tlsVerify = true
+
+    public init(image: String) { self.image = image }
+}
+
+public enum CreateError: Error, UserFacingError {
+    case spec(ProcessSpecError)
+    case storage(SystemCallError)
+
+    public var userMessage: String {
+        switch self {
+        case .spec(let error): return error.userMessage
+        case .storage(let error): return "cannot prepare the container: \(error.description)"
+        }
+    }
+}
+
+/// The container lifecycle: create, start, stop, kill, remove, list, wait. Every state change is
+/// one conditional update in the database, made while holding the container's lock, so that
+/// concurrent commands and processes killed at any instant leave consistent state.
+public final class ContainerService {
+    public let context: ContainerContext
+    let warn: (String) -> Void
+
+    public init(context: ContainerContext, warn: @escaping (String) -> Void) {
+        self.context = context
+        self.warn = warn
+    }
+
+    var database: ContainerDatabase { context.database }
+
+    // MARK: - Finding
+
+    /// Finds a container (id, name or id prefix) and corrects it if its state is stale.
+    public func find(_ text: String) throws -> ContainerRecord {
+        let record = try database.find(text)
+        guard let current = try reconcile(record) else { throw ContainerError.notFound(text) }
+        return current
+    }
+
+    /// Every container, stale states corrected (and lock files that no container owns removed).
+    public func list() throws -> [ContainerRecord] {
+        let records = try database.all().compactMap { try reconcile($0) }
+        removeOrphanLockFiles(known: Set(records.map(\.id)))
+        return records
+    }
+
+    /// A create killed between taking its lock and recording the container leaves a lock file
+    /// with no row; nobody holds it, so it can go.
+    private func removeOrphanLockFiles(known: Set<String>) {
+        let directory = context.runtime + "/containers"
+        for entry in (try? FileSystem.listDirectory(directory)) ?? [] where entry.hasSuffix(".lock") {
+            let id = String(entry.dropLast(5))
+            if known.contains(id) || ContainerLock.isHeld(runtime: context.runtime, id: id) { continue }
+            // Checked again under the lock, so a create that just took it is never disturbed.
+            guard let lock = try? ContainerLock.acquire(runtime: context.runtime, id: id) else { continue }
+            if (try? database.get(id: id)) == nil { ContainerLock.removeFile(runtime: context.runtime, id: id) }
+            lock.release()
+        }
+    }
+
+    /// A busy state with nobody holding the lock was left by a process that died (killed, or the
+    /// machine rebooted): finish or undo what it was doing. Returns the record as it now is, or
+    /// nil when it was half-made and is now gone.
+    @discardableResult
+    func reconcile(_ record: ContainerRecord) throws -> ContainerRecord? {
+        guard record.status.needsLockHolder, !context.isHeld(record) else { return record }
+        switch record.status {
+        case .creating, .removing:
+            guard let lock = try ContainerLock.acquire(runtime: context.runtime, id: record.id) else { return record }
+            defer { lock.release() }
+            guard let fresh = try database.get(id: record.id), fresh.status == record.status else { return try database.get(id: record.id) }
+            try removeFiles(of: record.id)
+            try database.delete(id: record.id)
+            ContainerLock.removeFile(runtime: context.runtime, id: record.id)
+            return nil
+        case .starting:
+            try database.update(id: record.id, from: [.starting], set: [
+                "status": .text(record.started == nil ? ContainerStatus.created.rawValue : ContainerStatus.exited.rawValue),
+                "pid": .null])
+        case .running:
+            try database.update(id: record.id, from: [.running], set: [
+                "status": .text(ContainerStatus.exited.rawValue), "pid": .null,
+                "exit_code": .integer(Int64(record.exitCode ?? 137)), "finished": .real(Timestamp.now),
+                "error": .text("the container's monitor ended without recording an exit (killed, or the machine restarted)")])
+        case .created, .exited:
+            break
+        }
+        return try database.get(id: record.id)
+    }
+
+    // MARK: - Create
+
+    /// Makes a container: its record (name reserved), directory, writable layer and spec. With
+    /// `keepLock`, returns still holding the container's lock (for `run`, which starts it next).
+    public func create(_ request: CreateRequest, store: ImageStore, keepLock: Bool = false) throws -> (ContainerRecord, ContainerLock?) {
+        if let name = request.name, !ContainerNames.isValid(name) { throw ContainerError.invalidName(name) }
+        let image = try resolveImage(request.image, store: store, tlsVerify: request.tlsVerify)
+        let configuration = try store.configuration(of: image)
+        let id = FileSystem.randomHex(bytes: 32)
+        let hostname = request.process.hostname ?? String(id.prefix(12))
+        let process: ProcessSpec
+        do {
+            process = try ProcessSpecBuilder.build(image: configuration.config, options: request.process, hostname: hostname,
+                                                   hostEnvironment: ProcessEnvironment.current)
+        } catch { throw CreateError.spec(error) }
+        let settings = ContainerSettings(
+            image: request.image, imageID: image.id.description, process: process, hostname: hostname, network: request.network,
+            interactive: request.interactive, autoRemove: request.autoRemove, restartPolicy: request.restartPolicy,
+            stopSignal: request.stopSignal, stopTimeout: request.stopTimeout, logMaxSize: request.logMaxSize)
+
+        guard let lock = try ContainerLock.acquire(runtime: context.runtime, id: id) else { throw ContainerError.busy(id) }
+        var keep = false
+        defer { if !keep { lock.release() } }
+        var record = ContainerRecord(id: id, name: request.name ?? ContainerNames.generate(), settings: settings, created: Timestamp.now,
+                                     status: .creating, restartCount: 0, stopRequested: false)
+        do {
+            try insert(&record, nameGiven: request.name != nil)
+        } catch {
+            ContainerLock.removeFile(runtime: context.runtime, id: id)
+            throw error
+        }
+
+        let directory = context.directory(of: id)
+        do {
+            try directory.create()
+            let files = try directory.writeNetworkFiles(hostname: hostname, hostNetwork: request.network == .host)
+            let spec = ContainerSpec(process: process, rootfs: directory.overlayPlan(layers: store.layerDirectories(of: image)),
+                                     hostname: hostname, network: request.network, generatedFiles: files)
+            try FileSystem.writeAtomically(directory.specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600)
+        } catch {
+            try? removeFiles(of: id)
+            try? database.delete(id: id)
+            ContainerLock.removeFile(runtime: context.runtime, id: id)
+            if let error = error as? SystemCallError { throw CreateError.storage(error) }
+            throw error
+        }
+        try database.update(id: id, from: [.creating], set: ["status": .text(ContainerStatus.created.rawValue)])
+        record.status = .created
+        keep = keepLock
+        return (record, keepLock ? lock : nil)
+    }
+
+    /// Inserts the record; a name taken by a stale half-made container is freed first, and a
+    /// generated name that collides is made again.
+    private func insert(_ record: inout ContainerRecord, nameGiven: Bool) throws {
+        for _ in 0..<20 {
+            do {
+                try database.insert(record)
+                return
+            } catch ContainerError.nameInUse(let name, let holder) {
+                if let other = try database.get(id: holder), try reconcile(other) == nil { continue }
+                if nameGiven { throw ContainerError.nameInUse(name, by: holder) }
+                record.name = ContainerNames.generate()
+            }
+        }
+        throw ContainerError.nameInUse(record.name, by: "")
+    }
+
+    /// Finds the image locally, or pulls it as `docker run` does.
+    public func resolveImage(_ name: String, store: ImageStore, tlsVerify: Bool) throws -> ImageRecord {
+        if let record = try store.lookup(name) { return record }
+        let reference = try ImageReference.parse(name)
+        warn("Unable to find image '\(reference.description)' locally")
+        let client = RegistryClient(reference: reference, tlsVerify: tlsVerify)
+        return try store.pull(reference, client: client, unpacker: context.tools)
+    }
+
+    // MARK: - Start
+
+    /// Starts a created or exited container under a detached monitor; returns once the
+    /// container's command is running (or throws what went wrong).
+    public func start(_ text: String) throws -> ContainerRecord {
+        let record = try find(text)
+        if record.status == .running { throw ContainerError.alreadyRunning(text) }
+        guard let lock = try ContainerLock.acquire(runtime: context.runtime, id: record.id) else { throw ContainerError.busy(text) }
+        defer { lock.release() }
+        return try startDetached(record.id, lock: lock, name: text)
+    }
+
+    /// Hands an already-locked container to a new monitor process.
+    public func startDetached(_ id: String, lock: ContainerLock, name: String) throws -> ContainerRecord {
+        guard try database.update(id: id, from: [.created, .exited], set: [
+            "status": .text(ContainerStatus.starting.rawValue), "stop_requested": .integer(0), "error": .null]) else {
+            throw ContainerError.alreadyRunning(name)
+        }
+        do {
+            try ContainerMonitor.spawn(id: id, lock: lock)
+        } catch {
+            _ = try? reconcileAfterFailedStart(id)
+            throw error
+        }
+        guard let record = try database.get(id: id) else { throw ContainerError.notFound(name) }
+        return record
+    }
+
+    /// After a start that failed before its monitor recorded anything, put the status back.
+    private func reconcileAfterFailedStart(_ id: String) throws {
+        guard let record = try database.get(id: id), record.status == .starting else { return }
+        try database.update(id: id, from: [.starting], set: [
+            "status": .text(record.started == nil ? ContainerStatus.created.rawValue : ContainerStatus.exited.rawValue)])
+    }
+
+    // MARK: - Signals, stop, wait
+
+    /// Sends a signal to the container's init through a pidfd checked against the record, so the
+    /// signal can never reach a process that merely reused the pid.
+    public func signal(_ record: ContainerRecord, _ number: Int32) throws {
+        guard record.status == .running, let pid = record.pid else { throw ContainerError.notRunning(record.name) }
+        let pidfd = swctr_pidfd_open(pid)
+        guard pidfd >= 0 else { throw ContainerError.notRunning(record.name) }
+        defer { close(pidfd) }
+        // The monitor records the exit before it reaps the process: a record that still says
+        // running with this pid, read after the pidfd was opened, means the pidfd is the container's.
+        guard let fresh = try database.get(id: record.id), fresh.status == .running, fresh.pid == pid else {
+            throw ContainerError.notRunning(record.name)
+        }
+        if swctr_pidfd_send_signal(pidfd, number) != 0 && errno != ESRCH {
+            throw SystemCallError("pidfd_send_signal", on: record.name)
+        }
+    }
+
+    /// Stops a running container: its stop signal, then SIGKILL after `timeout` seconds. Returns
+    /// once its monitor has recorded the exit.
+    public func stop(_ record: ContainerRecord, timeout: Int? = nil) throws {
+        guard context.isHeld(record) else { return }
+        try database.update(id: record.id, set: ["stop_requested": .integer(1)])
+        guard record.status == .running else {
+            _ = ContainerLock.waitUntilFree(runtime: context.runtime, id: record.id, timeout: Double(timeout ?? record.settings.stopTimeout))
+            return
+        }
+        try? signal(record, record.settings.stopSignal)
+        if ContainerLock.waitUntilFree(runtime: context.runtime, id: record.id, timeout: Double(timeout ?? record.settings.stopTimeout)) { return }
+        if let fresh = try database.get(id: record.id), fresh.status == .running { try? signal(fresh, SIGKILL) }
+        _ = ContainerLock.waitUntilFree(runtime: context.runtime, id: record.id)
+    }
+
+    /// Blocks until the container is not running; returns its exit code.
+    public func wait(_ text: String) throws -> Int32 {
+        let record = try find(text)
+        if context.isHeld(record) {
+            _ = ContainerLock.waitUntilFree(runtime: context.runtime, id: record.id)
+        }
+        guard let final = try database.get(id: record.id) else { return record.exitCode ?? 0 }
+        return (try reconcile(final))?.exitCode ?? final.exitCode ?? 0
+    }
+
+    // MARK: - Remove
+
+    /// Removes a container; a running one only with `force` (killed first).
+    public func remove(_ text: String, force: Bool) throws {
+        var record = try find(text)
+        var lock = try ContainerLock.acquire(runtime: context.runtime, id: record.id)
+        if lock == nil {
+            guard record.status == .running || record.status == .starting else { throw ContainerError.busy(text) }
+            guard force else { throw ContainerError.isRunning(text) }
+            try database.update(id: record.id, set: ["stop_requested": .integer(1)])
+            if record.status == .running { try? signal(record, SIGKILL) }
+            _ = ContainerLock.waitUntilFree(runtime: context.runtime, id: record.id, timeout: 30)
+            lock = try ContainerLock.acquire(runtime: context.runtime, id: record.id)
+            guard lock != nil else { throw ContainerError.busy(text) }
+            guard let fresh = try database.get(id: record.id) else { lock?.release(); return }  // its --rm removed it
+            record = fresh
+        }
+        defer { lock?.release() }
+        guard try database.update(id: record.id, from: [.created, .exited, .running, .starting], set: ["status": .text(ContainerStatus.removing.rawValue)]) else {
+            return
+        }
+        try removeFiles(of: record.id)
+        try database.delete(id: record.id)
+        ContainerLock.removeFile(runtime: context.runtime, id: record.id)
+    }
+
+    /// Removes a container's directory (its writable layer may hold subordinate-owned files).
+    func removeFiles(of id: String) throws {
+        let directory = context.directory(of: id)
+        if FileSystem.exists(directory.path) { try context.tools.removeTree(directory.path) }
+    }
+
+    // MARK: - Rename
+
+    public func rename(_ text: String, to name: String) throws {
+        guard ContainerNames.isValid(name) else { throw ContainerError.invalidName(name) }
+        let record = try find(text)
+        try database.rename(id: record.id, to: name)
+    }
+}

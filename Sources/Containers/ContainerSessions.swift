@@ -1,0 +1,120 @@
+import CLinux
+import FoundationEssentials
+import Runtime
+import RuntimeSpec
+import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `exec` was asked for.
+public struct ExecRequest: Sendable {
+    public var command: [String]
+    public var interactive = false
+    public var terminal = false
+    public var user: String?
+    public var workingDirectory: String?
+    public var environment: [String] = []
+
+    public init(command: [String]) { self.command = command }
+}
+
+extension ContainerService {
+    /// Runs a just-created container in the foreground (`swctr run` without -d): this process is
+    /// its monitor, holding the lock, with the container on this terminal. Returns its exit code.
+    public func runForeground(_ record: ContainerRecord, lock: ContainerLock) throws -> Int32 {
+        defer { lock.release() }
+        guard try database.update(id: record.id, from: [.created], set: ["status": .text(ContainerStatus.starting.rawValue)]) else {
+            throw ContainerError.busy(record.name)
+        }
+        var stdio: [Int32: FileDescriptor] = [:]
+        var devNull: FileDescriptor?
+        if !record.settings.interactive && !record.settings.process.terminal {
+            devNull = try? FileDescriptor.open("/dev/null", O_RDONLY)
+            if let devNull { stdio[0] = devNull }
+        }
+        ForwardedSignals.block()
+        defer { ForwardedSignals.unblock() }
+        let launched: (pid: ProcessID, master: FileDescriptor?)
+        do {
+            launched = try ContainerLauncher.launch(record, context: context, stdio: stdio)
+        } catch {
+            devNull?.close()
+            try? database.update(id: record.id, from: [.starting], set: [
+                "status": .text(ContainerStatus.created.rawValue), "error": .text(error.userMessage), "exit_code": .integer(Int64(error.exitCode))])
+            if record.settings.autoRemove { try? removeLocked(record.id) }
+            throw error
+        }
+        devNull?.close()
+        try? database.update(id: record.id, set: [
+            "status": .text(ContainerStatus.running.rawValue), "pid": .integer(Int64(launched.pid.rawValue)),
+            "monitor_pid": .integer(Int64(getpid())), "started": .real(Timestamp.now)])
+        let status = ForegroundSession(pid: launched.pid, terminalMaster: launched.master, forwardInput: record.settings.interactive)
+            .waitForExit(reap: false)
+        try? database.update(id: record.id, from: [.running], set: [
+            "status": .text(ContainerStatus.exited.rawValue), "pid": .null,
+            "exit_code": .integer(Int64(status.shellCode)), "finished": .real(Timestamp.now)])
+        _ = try? ChildProcess.wait(launched.pid)
+        if record.settings.autoRemove { try? removeLocked(record.id) }
+        return status.shellCode
+    }
+
+    /// Removes a container whose lock this process holds.
+    func removeLocked(_ id: String) throws {
+        try database.update(id: id, set: ["status": .text(ContainerStatus.removing.rawValue)])
+        try removeFiles(of: id)
+        try database.delete(id: id)
+        ContainerLock.removeFile(runtime: context.runtime, id: id)
+    }
+
+    /// Runs one more process in a running container, joining all its namespaces; returns its
+    /// exit code (126/127 as Docker for a command that cannot run).
+    public func exec(_ text: String, _ request: ExecRequest) throws -> Int32 {
+        let record = try find(text)
+        guard record.status == .running, let pid = record.pid, context.isHeld(record) else { throw ContainerError.notRunning(text) }
+        var process = record.settings.process
+        process.arguments = request.command
+        process.terminal = request.terminal
+        if let user = request.user { process.user = user }
+        if let directory = request.workingDirectory { process.workingDirectory = directory }
+        process.environment = Self.merge(process.environment, request.environment + (request.terminal ? ["TERM=xterm"] : []),
+                                         host: ProcessEnvironment.current, onlyIfMissing: ["TERM"])
+        let json = String(decoding: try JSONEncoder().encode(process), as: UTF8.self)
+        var stdio: [Int32: FileDescriptor] = [:]
+        var devNull: FileDescriptor?
+        if !request.interactive && !request.terminal {
+            devNull = try? FileDescriptor.open("/dev/null", O_RDONLY)
+            if let devNull { stdio[0] = devNull }
+        }
+        ForwardedSignals.block()
+        defer { ForwardedSignals.unblock() }
+        let started = try NamespacedProcess.start(
+            arguments: [ContainerExec.roleName, json], environment: [], namespaces: ContainerLauncher.namespaces(of: record),
+            idMaps: context.idMaps, stdio: stdio, joining: ProcessID(rawValue: pid))
+        devNull?.close()
+        var master: FileDescriptor?
+        try started.waitForExec(onTerminal: { master = $0 })
+        let status = ForegroundSession(pid: started.pid, terminalMaster: master, forwardInput: request.interactive).waitForExit()
+        return status.shellCode
+    }
+
+    /// `-e` entries over a base environment: NAME=VALUE sets, NAME takes the host's value.
+    static func merge(_ base: [String], _ additions: [String], host: [String: String], onlyIfMissing: Set<String> = []) -> [String] {
+        var result = base
+        func name(_ entry: String) -> String { String(entry.prefix { $0 != "=" }) }
+        for entry in additions {
+            let key = name(entry)
+            var value = entry
+            if !entry.contains("=") {
+                guard let hostValue = host[key] else { continue }
+                value = key + "=" + hostValue
+            }
+            if let index = result.firstIndex(where: { name($0) == key }) {
+                if !onlyIfMissing.contains(key) { result[index] = value }
+            } else {
+                result.append(value)
+            }
+        }
+        return result
+    }
+}

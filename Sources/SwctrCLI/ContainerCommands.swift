@@ -1,0 +1,118 @@
+import ArgumentParser
+import Containers
+import ImageStore
+import SystemSupport
+
+struct Top: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the processes of a running container.")
+
+    @Argument(help: "The container.") var container: String
+
+    func run() throws {
+        do {
+            let service = try Session.containerService()
+            let record = try service.find(container)
+            var rows = [["PID", "PPID", "UID", "TIME", "COMMAND"]]
+            for process in try service.processes(record) {
+                let seconds = Int(process.seconds)
+                let time = String(format2(seconds / 3600)) + ":" + format2((seconds / 60) % 60) + ":" + format2(seconds % 60)
+                rows.append([String(process.pid), String(process.ppid), String(process.uid), time, process.command])
+            }
+            printTable(rows)
+        } catch {
+            throw fail(error, exitCode: 1)
+        }
+    }
+
+    func format2(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
+}
+
+struct Port: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a container's published ports.")
+
+    @Argument(help: "The container.") var container: String
+
+    func run() throws {
+        do {
+            // Published ports arrive with the slirp network; until then a container has none.
+            _ = try Session.containerService().find(container)
+        } catch {
+            throw fail(error, exitCode: 1)
+        }
+    }
+}
+
+struct PruneContainers: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove all stopped containers.")
+
+    @Flag(name: .shortAndLong, help: "Do not ask for confirmation (swctr never asks).")
+    var force = false
+
+    func run() throws {
+        do {
+            let removed = try Session.containerService().prune()
+            if !removed.isEmpty { print("Deleted Containers:") }
+            removed.forEach { print($0) }
+        } catch {
+            throw fail(error, exitCode: 1)
+        }
+    }
+}
+
+struct ContainerCommands: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "container", abstract: "Manage containers (the same verbs as at the top level).",
+        subcommands: [ListContainers.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, Logs.self,
+                      Exec.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self, PruneContainers.self])
+}
+
+struct SystemDiskUsage: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "df", abstract: "Show disk space used by images and containers.")
+
+    func run() throws {
+        do {
+            let session = try Session.open(quiet: true)
+            let service = try session.containers()
+            let images = try session.store.images()
+            let containers = try service.list()
+            let usedImages = Set(containers.map { $0.settings.imageID })
+            let imageSize = images.reduce(Int64(0)) { $0 + $1.size }
+            let reclaimableImages = images.filter { !usedImages.contains($0.id.description) }.reduce(Int64(0)) { $0 + $1.size }
+            let sizes = containers.map { service.diskUsage($0) }
+            let containerSize = sizes.reduce(0, +)
+            let stoppedSize = zip(containers, sizes).filter { !$0.0.isRunning }.reduce(Int64(0)) { $0 + $1.1 }
+            printTable([
+                ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+                ["Images", String(images.count), String(usedImages.count), ImageStore.formatSize(imageSize), ImageStore.formatSize(reclaimableImages)],
+                ["Containers", String(containers.count), String(containers.filter(\.isRunning).count), ImageStore.formatSize(containerSize),
+                 ImageStore.formatSize(stoppedSize)],
+                ["Local Volumes", "0", "0", "0B", "0B"],
+            ])
+        } catch {
+            throw fail(error, exitCode: 1)
+        }
+    }
+}
+
+struct SystemPrune: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove stopped containers and leftover temporary files.")
+
+    @Flag(name: .shortAndLong, help: "Do not ask for confirmation (swctr never asks).")
+    var force = false
+
+    func run() throws {
+        do {
+            let session = try Session.open(quiet: true)
+            let removed = try session.containers().prune()
+            if !removed.isEmpty { print("Deleted Containers:") }
+            removed.forEach { print($0) }
+        } catch {
+            throw fail(error, exitCode: 1)
+        }
+    }
+}
+
+struct SystemCommands: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "system", abstract: "Disk usage and clean-up.",
+                                                    subcommands: [SystemDiskUsage.self, SystemPrune.self])
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Containers
+import FoundationEssentials
+
+/// Docker-shaped `inspect` output for a container.
+struct ContainerInspection: Encodable {
+    struct StateInfo: Encodable {
+        let Status: String, Running: Bool, Paused: Bool, Restarting: Bool, OOMKilled: Bool, Dead: Bool
+        let Pid: Int32, ExitCode: Int32, Error: String, StartedAt: String, FinishedAt: String
+    }
+    struct ConfigInfo: Encodable {
+        let Hostname: String, User: String, Env: [String], Cmd: [String], Image: String, WorkingDir: String
+        let Tty: Bool, OpenStdin: Bool, StopSignal: String, StopTimeout: Int
+    }
+    struct RestartPolicyInfo: Encodable { let Name: String, MaximumRetryCount: Int }
+    struct LogConfig: Encodable { let `Type`: String, Config: [String: String] }
+    struct HostConfigInfo: Encodable { let NetworkMode: String, RestartPolicy: RestartPolicyInfo, AutoRemove: Bool, LogConfig: LogConfig }
+    struct NetworkSettingsInfo: Encodable { let Ports: [String: String] }
+    struct Mount: Encodable { let `Type`: String, Source: String, Destination: String }
+
+    let Id: String, Created: String, Path: String, Args: [String], State: StateInfo, Image: String, ImageName: String
+    let Name: String, RestartCount: Int, LogPath: String, Config: ConfigInfo, HostConfig: HostConfigInfo
+    let Mounts: [Mount], NetworkSettings: NetworkSettingsInfo
+
+    init(_ record: ContainerRecord, logPath: String) {
+        let settings = record.settings
+        let zeroTime = "0001-01-01T00:00:00Z"
+        Id = record.id
+        Created = Timestamp.rfc3339(record.created)
+        Path = settings.process.arguments.first ?? ""
+        Args = Array(settings.process.arguments.dropFirst())
+        self.State = StateInfo(Status: ContainerPresentation.dockerState(record), Running: record.status == .running, Paused: false, Restarting: false,
+                      OOMKilled: false, Dead: false, Pid: record.pid ?? 0, ExitCode: record.exitCode ?? 0, Error: record.error ?? "",
+                      StartedAt: record.started.map(Timestamp.rfc3339) ?? zeroTime, FinishedAt: record.finished.map(Timestamp.rfc3339) ?? zeroTime)
+        Image = settings.imageID
+        ImageName = settings.image
+        Name = "/" + record.name
+        RestartCount = record.restartCount
+        LogPath = logPath
+        self.Config = ConfigInfo(Hostname: settings.hostname, User: settings.process.user, Env: settings.process.environment, Cmd: settings.process.arguments,
+                       Image: settings.image, WorkingDir: settings.process.workingDirectory, Tty: settings.process.terminal,
+                       OpenStdin: settings.interactive, StopSignal: SignalName.name(of: settings.stopSignal), StopTimeout: settings.stopTimeout)
+        self.HostConfig = HostConfigInfo(NetworkMode: settings.network.rawValue,
+                           RestartPolicy: RestartPolicyInfo(Name: settings.restartPolicy.kind.rawValue, MaximumRetryCount: settings.restartPolicy.maximumRetries),
+                           AutoRemove: settings.autoRemove, LogConfig: LogConfig(Type: "json-file", Config: ["max-size": String(settings.logMaxSize)]))
+        Mounts = []
+        self.NetworkSettings = NetworkSettingsInfo(Ports: [:])
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show containers' details as JSON (Docker's shape).")
+
+    @Option(name: .shortAndLong, help: "Print one field: a Go-template-like path such as {{.State.Status}} or .State.Pid.")
+    var format: String?
+
+    @Argument(help: "Containers (name, id or id prefix).")
+    var containers: [String]
+
+    func run() throws {
+        let service: ContainerService
+        do { service = try Session.containerService() } catch { throw fail(error, exitCode: 125) }
+        var documents: [ContainerInspection] = []
+        var failed = false
+        for name in containers {
+            do {
+                let record = try service.find(name)
+                documents.append(ContainerInspection(record, logPath: service.context.directory(of: record.id).logPath))
+            } catch {
+                _ = fail(error, exitCode: 1)
+                failed = true
+            }
+        }
+        if let format {
+            for document in documents {
+                let value = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(document))
+                print(Self.field(format, in: value))
+            }
+        } else if !documents.isEmpty || !failed {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(documents), as: UTF8.self))
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    /// `{{.State.Status}}` or `.State.Status`: the value at that path, as Go templates print it.
+    static func field(_ format: String, in document: JSONValue) -> String {
+        var path = format.trimmed
+        if path.hasPrefix("{{") && path.hasSuffix("}}") { path = String(path.dropFirst(2).dropLast(2)).trimmed }
+        var value: JSONValue? = document
+        for key in path.split(separator: ".") {
+            if case .object(let members)? = value { value = members[String(key)] } else { value = nil }
+        }
+        return value?.templateText ?? "<no value>"
+    }
+}
+
+/// Any JSON value, for picking fields out of a document.
+enum JSONValue: Codable {
+    case string(String), number(Double), bool(Bool), null, array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .bool(let value): try container.encode(value)
+        case .null: try container.encodeNil()
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    var templateText: String {
+        switch self {
+        case .string(let value): return value
+        case .number(let value): return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        case .bool(let value): return value ? "true" : "false"
+        case .null: return "<nil>"
+        default:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? ""
+        }
+    }
+}
