@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Rootfs", dependencies: ["ImageStore", "SystemSupport"]),
         .target(name: "RuntimeSpec", dependencies: ["ImageStore"]),
         .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces"]),
-        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Registry", "SystemSupport", "CSQLite", "CLinux"]),
+        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"]),
         .target(name: "SwctrCLI", dependencies: [
             "Containers", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

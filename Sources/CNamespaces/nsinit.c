@@ -15,8 +15,12 @@
 #include <unistd.h>
 
 static int sync_fd = -1;
+static int saved_argc;
+static char **saved_argv;
 
 int swctr_nsinit_sync_fd(void) { return sync_fd; }
+int swctr_saved_argc(void) { return saved_argc; }
+char **swctr_saved_argv(void) { return saved_argv; }
 
 static void send_message(uint32_t type, int32_t value, const char *text) {
     struct swctr_sync_message m;
@@ -69,7 +73,11 @@ static void join_namespaces(pid_t target, unsigned long flags) {
     (void)setgroups(0, NULL);
 }
 
-__attribute__((constructor)) static void swctr_nsinit(void) {
+// glibc passes argc/argv to constructors. Kept because after joining a container's mount namespace
+// /proc/self (where the Swift runtime may read the arguments from) is the container's /proc.
+__attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
+    saved_argc = argc;
+    saved_argv = argv;
     const char *spec = getenv("_SWCTR_NSINIT");
     if (!spec) return;
     unsigned long flags;

@@ -56,22 +56,7 @@ public struct ContainerInit {
         // Nothing we mount may propagate back to the host's namespace.
         try mounter.mount(nil, "/", nil, MountFlag.recursive | MountFlag.privatePropagation, nil, step: "make the mount namespace private")
         let plan = spec.rootfs
-        // Lower directories as short relative names (the options must fit in a page).
-        guard let layersDirectory = plan.lowerDirectories.first.map({ String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) }) else {
-            throw SystemCallError("the image has no layers", errno: EINVAL)
-        }
-        guard chdir(layersDirectory) == 0 else { throw SystemCallError("chdir", on: layersDirectory, errno: errno) }
-        var lowers: [String] = []
-        for directory in plan.lowerDirectories.reversed() {
-            let name = directory.hasPrefix(layersDirectory + "/") ? String(directory.dropFirst(layersDirectory.count + 1)) : directory
-            lowers.append(name)
-        }
-        let options = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(plan.upperDirectory),workdir=\(plan.workDirectory),userxattr"
-        do {
-            try mounter.mount("overlay", plan.mountPoint, "overlay", 0, options, step: "mount the overlay root filesystem (kernel overlay with userxattr)")
-        } catch {
-            throw error
-        }
+        try Self.mountOverlay(plan)
         let root = try RootDirectory(path: plan.mountPoint)
         defer { root.fd.close() }
 
@@ -84,6 +69,24 @@ public struct ContainerInit {
             try mountAt(root, file.containerPath, directory: false) { (target) throws(SystemCallError) in
                 try mounter.mount(file.hostPath, target, nil, MountFlag.bind, nil, step: "bind \(file.containerPath)")
             }
+        }
+    }
+
+    /// Mounts the kernel overlay of `plan` at its mount point (in this process's mount namespace).
+    public static func mountOverlay(_ plan: RootfsPlan) throws(SystemCallError) {
+        // Lower directories as short relative names (the options must fit in a page).
+        guard let layersDirectory = plan.lowerDirectories.first.map({ String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) }) else {
+            throw SystemCallError("the image has no layers", errno: EINVAL)
+        }
+        guard chdir(layersDirectory) == 0 else { throw SystemCallError("chdir", on: layersDirectory, errno: errno) }
+        var lowers: [String] = []
+        for directory in plan.lowerDirectories.reversed() {
+            let name = directory.hasPrefix(layersDirectory + "/") ? String(directory.dropFirst(layersDirectory.count + 1)) : directory
+            lowers.append(name)
+        }
+        let options = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(plan.upperDirectory),workdir=\(plan.workDirectory),userxattr"
+        try systemCall("mount the overlay root filesystem (kernel overlay with userxattr)", on: plan.mountPoint) {
+            Glibc.mount("overlay", plan.mountPoint, "overlay", 0, options)
         }
     }
 

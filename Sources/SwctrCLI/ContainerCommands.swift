@@ -63,7 +63,7 @@ struct ContainerCommands: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "container", abstract: "Manage containers (the same verbs as at the top level).",
         subcommands: [ListContainers.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, Logs.self,
-                      Exec.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self, PruneContainers.self])
+                      Exec.self, Copy.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self, PruneContainers.self])
 }
 
 struct SystemDiskUsage: ParsableCommand {
@@ -115,4 +115,17 @@ struct SystemPrune: ParsableCommand {
 struct SystemCommands: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "system", abstract: "Disk usage and clean-up.",
                                                     subcommands: [SystemDiskUsage.self, SystemPrune.self])
+}
+
+struct Copy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cp", abstract: "Copy files between a container and the host (permissions and times kept).",
+        discussion: "swctr cp CONTAINER:SRC DEST copies out; swctr cp SRC CONTAINER:DEST copies in. The container may be running or stopped.")
+
+    @Argument(help: "The source: CONTAINER:PATH or a host path.") var source: String
+    @Argument(help: "The destination: a host path or CONTAINER:PATH.") var destination: String
+
+    func run() throws {
+        do { try Session.containerService().copy(from: source, to: destination) } catch { throw fail(error, exitCode: 1) }
+    }
 }

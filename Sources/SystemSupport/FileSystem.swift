@@ -143,3 +143,11 @@ extension String {
         return String(scalars[first...last])
     }
 }
+
+extension FileSystem {
+    public static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(cString: buffer)
+    }
+}

@@ -5,7 +5,14 @@ import Containers
 import Runtime
 import SwctrCLI
 
-let arguments = CommandLine.arguments
+import CNamespaces
+
+// The arguments as the C runtime passed them: a role that joined a container's mount namespace
+// cannot read them from /proc/self any more.
+let arguments: [String] = {
+    guard let argv = swctr_saved_argv() else { return CommandLine.arguments }
+    return (0..<Int(swctr_saved_argc())).map { argv[$0].map { String(cString: $0) } ?? "" }
+}()
 if arguments.count >= 2 {
     let roleArguments = Array(arguments.dropFirst(2))
     switch arguments[1] {
@@ -13,6 +20,8 @@ if arguments.count >= 2 {
         ContainerInit.main(specPath: roleArguments.first ?? "")
     case ContainerMonitor.roleName:
         ContainerMonitor.main(arguments: roleArguments)
+    case ContainerCopyRole.roleName:
+        ContainerCopyRole.main(arguments: roleArguments)
     case ContainerExec.roleName:
         ContainerExec.main(processJSON: roleArguments.first ?? "")
     case UserNamespaceTools.unpackRole:

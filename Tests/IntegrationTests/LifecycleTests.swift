@@ -293,6 +293,57 @@ final class LifecycleTests: SwctrTestCase {
         XCTAssertEqual(liveProcesses(containing: state.binary), [])
     }
 
+    func testCpRoundTripsADirectoryKeepingModes() {
+        _ = runDetached("--name", "files", state.image("busybox"), "sleep", "60")
+        let prepared = runScript("""
+            set -e
+            mkdir -p "$BASE/tree/sub" && echo one > "$BASE/tree/a" && echo two > "$BASE/tree/sub/b"
+            chmod 640 "$BASE/tree/a" && chmod 700 "$BASE/tree/sub" && ln -s a "$BASE/tree/link"
+            "$SWCTR" cp "$BASE/tree" files:/tmp/
+            "$SWCTR" exec files sh -c 'cd /tmp/tree && stat -c "%a %U %n" a sub sub/b && readlink link'
+            "$SWCTR" stop -t 0 files >/dev/null
+            "$SWCTR" cp files:/tmp/tree "$BASE/back"
+            cd "$BASE/back" && stat -c "%a %n" a sub sub/b && cat a sub/b && readlink link
+            """)
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        XCTAssertEqual(prepared.stdout.split(separator: "\n").map(String.init), [
+            "640 root a", "700 root sub", "644 root sub/b", "a",
+            "640 a", "700 sub", "644 sub/b", "one", "two", "a",
+        ], "copied in while running (owned by root inside), out while stopped, modes kept")
+    }
+
+    func testCpOfAMissingPathIsAClearError() {
+        _ = state.swctr("create", "--name", "empty", state.image("busybox"), "true")
+        let result = state.swctr("cp", "empty:/no/such/file", "/tmp/never-written-\(getpid())")
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stderrLines, ["swctr: copy failed: no such file or directory in the container: /no/such/file"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never-written-\(getpid())"))
+    }
+
+    func testCpIntoAContainerCannotEscapeThroughASymlink() {
+        _ = runDetached("--name", "trap", state.image("busybox"), "sh", "-c", "ln -s / /escape && sleep 60")
+        let result = runScript("""
+            mkdir -p "$BASE/payload" && echo x > "$BASE/payload/planted"
+            sleep 0.3; "$SWCTR" cp "$BASE/payload" trap:/escape/tmp/
+            """)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/payload/planted"), "nothing lands on the host's /tmp")
+        XCTAssertEqual(state.swctr("exec", "trap", "cat", "/tmp/payload/planted").stdout, "x\n", "the symlink resolved inside the container")
+    }
+
+    func testExecWithATerminalGivesAShellOfTheRightSize() {
+        _ = runDetached("--name", "tty", state.image("busybox"), "sleep", "60")
+        let result = runScript("""
+            stty cols 101 rows 33 2>/dev/null
+            script -qec 'stty cols 101 rows 33; "$SWCTR" exec -it tty sh -c "tty; stty size; echo \\$TERM"' /dev/null
+            """)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.replacingOccurrences(of: "\r", with: "").split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.contains("/dev/pts/") }, "\(lines)")
+        XCTAssertTrue(lines.contains("33 101"), "\(lines)")
+        XCTAssertTrue(lines.contains("xterm"), "\(lines)")
+    }
+
     // MARK: - Helpers
 
     func monitorPIDs(_ id: String) throws -> [pid_t] {
@@ -320,7 +371,8 @@ final class LifecycleTests: SwctrTestCase {
     func runScript(_ script: String) -> CommandResult {
         var line = state.commandLine(["placeholder"])
         let binaryIndex = line.count - 2
-        line.replaceSubrange(binaryIndex..., with: ["SWCTR=\(state.binary)", "IMAGE=\(state.image("busybox"))", "/bin/sh", "-c", script])
+        line.replaceSubrange(binaryIndex..., with: ["SWCTR=\(state.binary)", "IMAGE=\(state.image("busybox"))", "BASE=\(state.scratch)",
+                                                    "/bin/sh", "-c", script])
         return TestHost.execute(line)
     }
 }

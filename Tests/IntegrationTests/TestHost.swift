@@ -131,6 +131,8 @@ final class SwctrUser {
     private let base: String
 
     var storeRoot: String { dataHome + "/swctr" }
+    /// A directory the test user owns, for files a test makes on the host side.
+    var scratch: String { base }
 
     /// The command line that runs `arguments` as the test user with this state.
     func commandLine(_ arguments: [String]) -> [String] {

@@ -33,4 +33,7 @@ struct swctr_sync_message {
 
 /// The sync fd when this process was started as a namespaced role (and the constructor ran), else -1.
 int swctr_nsinit_sync_fd(void);
+/// The process's argc/argv as the C runtime gave them (0/NULL before the constructor ran).
+int swctr_saved_argc(void);
+char **swctr_saved_argv(void);
 #endif
