@@ -154,9 +154,11 @@ public final class ContainerMonitor {
             _ = try? context.database.update(id: id, set: [
                 "status": .text(ContainerStatus.running.rawValue), "pid": .integer(Int64(launched.pid.rawValue)),
                 "monitor_pid": .integer(Int64(getpid())), "started": .real(started), "finished": .null, "exit_code": .null, "error": .null])
+            let attach = AttachServer(runtime: context.runtime, id: id)
             report("ok")
 
-            let status = supervise(pid: launched.pid, master: launched.master, stdio: stdio, log: log)
+            let status = supervise(pid: launched.pid, master: launched.master, stdio: stdio, log: log, attach: attach)
+            attach?.closeAll()
             let finished = Timestamp.now
             _ = try? context.database.update(id: id, from: [.running], set: [
                 "status": .text(ContainerStatus.exited.rawValue), "pid": .null,
@@ -212,7 +214,7 @@ public final class ContainerMonitor {
 
     /// Copies output to the log and forwards signals until the container's init ends; returns how
     /// it ended, leaving it unreaped.
-    private func supervise(pid: ProcessID, master: FileDescriptor?, stdio: ContainerStdio, log: LogWriter) -> ExitStatus {
+    private func supervise(pid: ProcessID, master: FileDescriptor?, stdio: ContainerStdio, log: LogWriter, attach: AttachServer?) -> ExitStatus {
         let pidfd = swctr_pidfd_open(pid.rawValue)
         let signals = swctr_signalfd(ForwardedSignals.all, Int32(ForwardedSignals.all.count))
         defer {
@@ -228,7 +230,11 @@ public final class ContainerMonitor {
         func drain(_ fd: Int32, _ stream: String) -> Bool {
             while true {
                 let n = read(fd, &buffer, buffer.count)
-                if n > 0 { log.append(buffer[0..<n], stream: stream); continue }
+                if n > 0 {
+                    log.append(buffer[0..<n], stream: stream)
+                    attach?.broadcast(stream: stream == "stderr" ? 2 : 1, buffer[0..<n])
+                    continue
+                }
                 return n < 0 && (errno == EAGAIN || errno == EINTR)
             }
         }
@@ -237,6 +243,10 @@ public final class ContainerMonitor {
             var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
             if signals >= 0 { fds.append(pollfd(fd: signals, events: Int16(POLLIN), revents: 0)) }
             fds += open.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            if let attach {
+                fds.append(pollfd(fd: attach.listener, events: Int16(POLLIN), revents: 0))
+                fds += attach.clients.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            }
             if poll(&fds, nfds_t(fds.count), -1) < 0 { if errno == EINTR { continue } else { break } }
             for entry in fds where entry.revents != 0 {
                 if entry.fd == pidfd {
@@ -253,6 +263,15 @@ public final class ContainerMonitor {
                     }
                 } else if let index = open.firstIndex(where: { $0.fd == entry.fd }) {
                     if !drain(entry.fd, open[index].stream) { open.remove(at: index) }
+                } else if let attach, entry.fd == attach.listener {
+                    attach.acceptClients()
+                } else if let attach, attach.clients.contains(entry.fd) {
+                    // A client's keystrokes or piped input: to the pty, or to the stdin pipe (-i).
+                    let n = read(entry.fd, &buffer, buffer.count)
+                    if n <= 0 { attach.drop(entry.fd); continue }
+                    if let input = master ?? stdio.stdinWriter {
+                        _ = buffer.withUnsafeBytes { try? input.writeAll(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    }
                 }
             }
         }

@@ -33,6 +33,15 @@ extension ContainerService {
         var target = stat()
         guard stat("/proc/\(pid)/ns/pid", &target) == 0 else { throw ContainerError.notRunning(record.name) }
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        // Owners as the container sees them: host uids through the container's uid_map.
+        let map = ((try? FileSystem.readText("/proc/\(pid)/uid_map")) ?? "").split(separator: "\n").compactMap { line -> (UInt32, UInt32, UInt32)? in
+            let fields = line.split(separator: " ").compactMap { UInt32($0) }
+            return fields.count == 3 ? (fields[0], fields[1], fields[2]) : nil
+        }
+        func insideUID(_ host: UInt32) -> UInt32 {
+            for (inside, outside, count) in map where host >= outside && host - outside < count { return inside + (host - outside) }
+            return 65534
+        }
         var result: [(pid: Int32, ppid: Int32, uid: UInt32, seconds: Double, command: String)] = []
         for entry in (try? FileSystem.listDirectory("/proc")) ?? [] {
             guard let candidate = Int32(entry) else { continue }
@@ -50,7 +59,7 @@ extension ContainerService {
             if command.isEmpty, let open = statText.firstIndex(of: "(") {
                 command = "[" + statText[statText.index(after: open)..<close] + "]"
             }
-            result.append((candidate, ppid, owner.st_uid, cpu / ticks, command))
+            result.append((candidate, ppid, insideUID(owner.st_uid), cpu / ticks, command))
         }
         return result.sorted { $0.pid < $1.pid }
     }

@@ -51,3 +51,20 @@ struct Logs: ParsableCommand {
         }
     }
 }
+
+struct Attach: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Attach this terminal to a running detached container (its output here, your input to it).")
+
+    @Flag(name: .customLong("no-stdin"), help: "Do not send this terminal's input to the container.")
+    var noStdin = false
+
+    @Argument(help: "The container.")
+    var container: String
+
+    func run() throws {
+        let code: Int32
+        do { code = try Session.containerService().attach(container, forwardInput: !noStdin) } catch { throw fail(error, exitCode: 1) }
+        throw ExitCode(code)
+    }
+}

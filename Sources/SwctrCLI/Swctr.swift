@@ -18,7 +18,7 @@ public struct Swctr: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, ListContainers.self,
-            Logs.self, Exec.self, Copy.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self, ContainerCommands.self,
+            Logs.self, Attach.self, Exec.self, Copy.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self, ContainerCommands.self,
             Pull.self, Images.self, SystemCommands.self,
         ])
 

@@ -29,6 +29,14 @@ final class LifecycleTests: SwctrTestCase {
         return listing.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("Z") && $0.contains(text) }
     }
 
+    /// Processes of the test user whose command line is exactly `command` (zombies excluded).
+    func liveProcesses(exactly command: String) -> [String] {
+        let listing = TestHost.execute(["/bin/ps", "-u", state.user, "-o", "stat=,args="]).stdout
+        return listing.split(separator: "\n").map(String.init).filter {
+            !$0.hasPrefix("Z") && $0.split(separator: " ", maxSplits: 1).last.map(String.init)?.trimmingCharacters(in: .whitespaces) == command
+        }
+    }
+
     func containerDirectories() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: state.storeRoot + "/containers")) ?? []).sorted()
     }
@@ -115,7 +123,7 @@ final class LifecycleTests: SwctrTestCase {
     }
 
     func testRmRefusesARunningContainerAndRmForceRemovesItCompletely() {
-        let id = runDetached("--name", "victim", state.image("busybox"), "sleep", "60")
+        let id = runDetached("--name", "victim", state.image("busybox"), "sleep", "61")
         let refused = state.swctr("rm", "victim")
         XCTAssertEqual(refused.status, 1)
         XCTAssertEqual(refused.stderrLines, ["swctr: container victim is running: stop it first, or use rm -f"])
@@ -124,7 +132,7 @@ final class LifecycleTests: SwctrTestCase {
         XCTAssertEqual(state.swctr("ps", "-aq").stdout, "")
         XCTAssertEqual(containerDirectories(), [])
         XCTAssertEqual(liveProcesses(containing: id), [], "no monitor left")
-        XCTAssertEqual(liveProcesses(containing: "sleep 60"), [], "no container process left")
+        XCTAssertEqual(liveProcesses(exactly: "sleep 61"), [], "no container process left")
         let again = state.swctr("rm", "victim")
         XCTAssertEqual(again.stderrLines, ["swctr: no such container: victim (see swctr ps -a)"])
     }
@@ -195,11 +203,11 @@ final class LifecycleTests: SwctrTestCase {
     }
 
     func testKilledMonitorShowsTheContainerExitedAndLeavesNoOrphan() throws {
-        let id = runDetached("--name", "orphan", state.image("busybox"), "sleep", "60")
+        let id = runDetached("--name", "orphan", state.image("busybox"), "sleep", "62")
         let monitors = try monitorPIDs(id)
         XCTAssertEqual(monitors.count, 1)
         kill(monitors[0], SIGKILL)
-        XCTAssertTrue(eventually { self.liveProcesses(containing: "sleep 60").isEmpty }, "the container dies with its monitor")
+        XCTAssertTrue(eventually { self.liveProcesses(exactly: "sleep 62").isEmpty }, "the container dies with its monitor")
         let listed = state.swctr("ps", "-a", "--filter", "name=orphan")
         XCTAssertTrue(listed.stdout.contains("Exited (137)"), listed.stdout)
         XCTAssertTrue(inspect("orphan", ".State.Error").contains("monitor ended"))
@@ -209,10 +217,10 @@ final class LifecycleTests: SwctrTestCase {
     }
 
     func testSimulatedRebootLeavesStateRight() throws {
-        let id = runDetached("--name", "survivor", state.image("busybox"), "sleep", "60")
+        let id = runDetached("--name", "survivor", state.image("busybox"), "sleep", "63")
         // A reboot: every process gone, and the runtime directory (a tmpfs) empty.
         for pid in try monitorPIDs(id) { kill(pid, SIGKILL) }
-        XCTAssertTrue(eventually { self.liveProcesses(containing: "sleep 60").isEmpty })
+        XCTAssertTrue(eventually { self.liveProcesses(exactly: "sleep 63").isEmpty })
         _ = TestHost.execute(["/bin/rm", "-rf", state.runtimeDir + "/swctr"])
         let listed = state.swctr("ps", "-a")
         XCTAssertEqual(listed.status, 0, listed.stderr)
@@ -227,7 +235,7 @@ final class LifecycleTests: SwctrTestCase {
         // whole (or gone), its name usable again, and removing them all leaves nothing behind.
         let script = """
             for i in $(seq 1 24); do
-              timeout -s KILL 0.0$((i % 9 + 1)) "$SWCTR" run -d --name n$i "$IMAGE" sleep 30 >/dev/null 2>&1
+              timeout -s KILL 0.0$((i % 9 + 1)) "$SWCTR" run -d --name n$i "$IMAGE" sleep 64 >/dev/null 2>&1
               if [ $((i % 3)) = 0 ]; then timeout -s KILL 0.0$((i % 5 + 1)) "$SWCTR" rm -f n$i >/dev/null 2>&1; fi
             done
             """
@@ -247,8 +255,8 @@ final class LifecycleTests: SwctrTestCase {
         XCTAssertEqual(ids.count, 24)
         XCTAssertEqual(state.swctr(arguments: ["rm", "-f"] + ids).status, 0)
         XCTAssertEqual(containerDirectories(), [], "no container directory left")
-        XCTAssertEqual(liveProcesses(containing: "__monitor"), [], "no monitor left")
-        XCTAssertEqual(liveProcesses(containing: "sleep 30"), [], "no container process left")
+        XCTAssertEqual(ids.flatMap { liveProcesses(containing: "__monitor \($0)") }, [], "no monitor left")
+        XCTAssertEqual(liveProcesses(exactly: "sleep 64"), [], "no container process left")
         let locks = (try? FileManager.default.contentsOfDirectory(atPath: state.runtimeDir + "/swctr/containers")) ?? []
         XCTAssertEqual(locks, [], "no lock file left")
     }
@@ -342,6 +350,16 @@ final class LifecycleTests: SwctrTestCase {
         XCTAssertTrue(lines.contains { $0.contains("/dev/pts/") }, "\(lines)")
         XCTAssertTrue(lines.contains("33 101"), "\(lines)")
         XCTAssertTrue(lines.contains("xterm"), "\(lines)")
+    }
+
+    func testAttachShowsNewOutputAndSendsInput() {
+        _ = runDetached("-i", "--name", "echoer", state.image("busybox"), "sh", "-c",
+                        "echo ready; while read line; do echo \"got $line\"; [ \"$line\" = quit ] && exit 6; done")
+        waitForLog("echoer", "ready")
+        let attached = state.swctr("attach", "echoer", input: "hello\nquit\n")
+        XCTAssertEqual(attached.status, 6, attached.stderr)
+        XCTAssertEqual(attached.stdout, "got hello\ngot quit\n", "output from the moment of attaching, input passed on")
+        XCTAssertEqual(state.swctr("attach", "echoer").stderrLines, ["swctr: container echoer is not running"])
     }
 
     // MARK: - Helpers

@@ -46,6 +46,11 @@ int swctr_set_child_subreaper(void);
 /// running, -1/errno. With nowait the child stays waitable.
 int swctr_waitid_pidfd(int pidfd, int *status, int nowait, int nohang);
 
+/// A listening unix stream socket (non-blocking, close-on-exec) at path, replacing a stale one.
+int swctr_unix_listen(const char *path);
+/// A connected unix stream socket (close-on-exec).
+int swctr_unix_connect(const char *path);
+
 #define SWCTR_RESOLVE_NO_XDEV 0x01
 #define SWCTR_RESOLVE_NO_MAGICLINKS 0x02
 #define SWCTR_RESOLVE_NO_SYMLINKS 0x04
