@@ -49,13 +49,7 @@ struct PruneContainers: ParsableCommand {
     var force = false
 
     func run() throws {
-        do {
-            let removed = try Session.containerService().prune()
-            if !removed.isEmpty { print("Deleted Containers:") }
-            removed.forEach { print($0) }
-        } catch {
-            throw fail(error, exitCode: 1)
-        }
+        do { printPruned(try Session.containerService().prune()) } catch { throw fail(error, exitCode: 1) }
     }
 }
 
@@ -101,14 +95,7 @@ struct SystemPrune: ParsableCommand {
     var force = false
 
     func run() throws {
-        do {
-            let session = try Session.open(quiet: true)
-            let removed = try session.containers().prune()
-            if !removed.isEmpty { print("Deleted Containers:") }
-            removed.forEach { print($0) }
-        } catch {
-            throw fail(error, exitCode: 1)
-        }
+        do { printPruned(try Session.containerService().prune()) } catch { throw fail(error, exitCode: 1) }
     }
 }
 
@@ -128,4 +115,10 @@ struct Copy: ParsableCommand {
     func run() throws {
         do { try Session.containerService().copy(from: source, to: destination) } catch { throw fail(error, exitCode: 1) }
     }
+}
+
+/// Docker's report of a prune: a heading, then one id per line.
+func printPruned(_ ids: [String]) {
+    if !ids.isEmpty { print("Deleted Containers:") }
+    ids.forEach { print($0) }
 }

@@ -67,6 +67,20 @@ final class LifecycleTests: SwctrTestCase {
         XCTAssertTrue(entries.allSatisfy { ($0?["time"] ?? "").hasSuffix("Z") })
     }
 
+    func testLogRotatesAtMaxSizeAndLogsReadsAcrossTheRotation() throws {
+        let id = runDetached("--log-opt", "max-size=2k", state.image("busybox"), "sh", "-c",
+                             "i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo \"line $i of the rotation test\"; done")
+        XCTAssertEqual(state.swctr("wait", id).stdout, "0\n")
+        let path = inspect(id, ".LogPath")
+        let current = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + ".1"), "rotated once at least")
+        XCTAssertLessThan(current, 2048 + 200, "the live file stays near max-size")
+        let lines = state.swctr("logs", id).stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.last, "line 100 of the rotation test")
+        let numbers = lines.compactMap { Int($0.split(separator: " ")[1]) }
+        XCTAssertEqual(numbers, Array((numbers.first ?? 0)...100), "what is kept is in order, without gaps")
+    }
+
     func testExecJoinsTheRunningContainer() {
         let id = runDetached("--name", "box", "-e", "FROM_RUN=yes", "--hostname", "boxhost", state.image("busybox"), "sleep", "60")
         let result = state.swctr("exec", "-e", "FROM_EXEC=also", "box", "sh", "-c",
