@@ -25,11 +25,9 @@ public struct StartFailure: Error, UserFacingError {
 enum ContainerLauncher {
     static func launch(_ record: ContainerRecord, context: ContainerContext,
                        stdio: [Int32: FileDescriptor]) throws(RuntimeError) -> (pid: ProcessID, master: FileDescriptor?) {
-        var namespaces: NamespaceSet = [.user, .mount, .pid, .uts, .ipc, .cgroup]
-        if record.settings.network.needsNamespace { namespaces.insert(.network) }
         let process = try NamespacedProcess.start(
             arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
-            namespaces: namespaces, idMaps: context.idMaps, stdio: stdio)
+            namespaces: namespaces(of: record), idMaps: context.idMaps, stdio: stdio)
         var master: FileDescriptor?
         try process.waitForExec(onTerminal: { master = $0 })
         return (process.pid, master)
