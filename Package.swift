@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         // C: the code that must run before any thread exists (user namespace entry).
         .target(name: "CNamespaces"),
 
@@ -29,7 +31,7 @@ let package = Package(
         .target(name: "ImageStore", dependencies: ["ImageReference", "Registry", "SystemSupport", "CArchive", "CCrypto", "CZlib", "CLinux"]),
         .target(name: "Rootfs", dependencies: ["ImageStore", "SystemSupport"]),
         .target(name: "RuntimeSpec", dependencies: ["ImageStore"]),
-        .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces"]),
+        .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces", "CSeccomp", "CCap"]),
         .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"]),
         .target(name: "SwctrCLI", dependencies: [
             "Containers", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",

@@ -212,3 +212,7 @@ int swctr_unix_connect(const char *path) {
     }
     return fd;
 }
+
+ssize_t swctr_copy_file_range(int from, int to, size_t length) {
+    return copy_file_range(from, NULL, to, NULL, length, 0);
+}

@@ -71,6 +71,8 @@ static void join_namespaces(pid_t target, unsigned long flags) {
     close(pidfd);
     // Our uid is the one mapped to root inside; drop the host's supplementary groups.
     (void)setgroups(0, NULL);
+    // The container's processes must not reach this one's /proc/PID (its exe is the host binary).
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE)");
 }
 
 // glibc passes argc/argv to constructors. Kept because after joining a container's mount namespace
@@ -105,6 +107,9 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
         if (setresuid(0, 0, 0) < 0) fail("setresuid(0) in the user namespace");
         // Drop the host's supplementary groups where the map allows it (not with setgroups=deny).
         (void)setgroups(0, NULL);
+        // Mapped: nobody needs /proc/PID of this process any more. Undumpable, it stays closed to
+        // the container (its mm belongs to the host's user namespace), /proc/PID/exe included.
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE)");
     }
 
     unsigned long others = flags & ~(unsigned long)CLONE_NEWUSER;

@@ -2,6 +2,9 @@ import ImageStore
 import Rootfs
 import Runtime
 import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What every container operation needs: the user's directories, the store layout, the state
 /// database, the id maps and the user-namespace tools. One per swctr invocation.
@@ -26,6 +29,19 @@ public struct ContainerContext {
 
     public func directory(of id: String) -> ContainerDirectory {
         ContainerDirectory(path: layout.containersDirectory + "/" + id)
+    }
+
+    /// The id maps a container's processes get: the user's, or keep-id's variant of them.
+    public func idMaps(for record: ContainerRecord) throws(RuntimeError) -> IDMapPlan {
+        guard record.settings.userNamespace == "keep-id" else { return idMaps }
+        return try idMaps.keepingIDs(uid: getuid(), gid: getgid())
+    }
+
+    /// Removes the anonymous volumes a removed container made (best effort: one still used by
+    /// another container stays).
+    public func removeAnonymousVolumes(of settings: ContainerSettings) {
+        guard let names = settings.anonymousVolumes, !names.isEmpty, let volumes = try? VolumeStore(context: self) else { return }
+        for name in names { try? volumes.remove(name) }
     }
 
     public func isHeld(_ record: ContainerRecord) -> Bool { ContainerLock.isHeld(runtime: runtime, id: record.id) }

@@ -187,7 +187,7 @@ extension ContainerService {
                                                namespaces: [.user, .mount], idMaps: context.idMaps, stdio: stdio, joining: ProcessID(rawValue: pid))
         }
         return try NamespacedProcess.start(arguments: [ContainerCopyRole.roleName, direction, path, context.directory(of: record.id).specPath],
-                                           environment: [], namespaces: [.user, .mount], idMaps: context.idMaps, stdio: stdio)
+                                           environment: [], namespaces: [.user, .mount], idMaps: try context.idMaps(for: record), stdio: stdio)
     }
 
     private func finish(_ process: NamespacedProcess, streamError: Error?) throws {

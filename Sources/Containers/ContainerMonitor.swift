@@ -27,7 +27,7 @@ enum ContainerLauncher {
                        stdio: [Int32: FileDescriptor]) throws(RuntimeError) -> (pid: ProcessID, master: FileDescriptor?) {
         let process = try NamespacedProcess.start(
             arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
-            namespaces: namespaces(of: record), idMaps: context.idMaps, stdio: stdio)
+            namespaces: namespaces(of: record), idMaps: try context.idMaps(for: record), stdio: stdio)
         var master: FileDescriptor?
         try process.waitForExec(onTerminal: { master = $0 })
         return (process.pid, master)
@@ -203,11 +203,13 @@ public final class ContainerMonitor {
     private func pow2(_ n: Int) -> Double { Double(1 << min(n, 20)) }
 
     private func removeContainer() {
+        let record = try? context.database.get(id: id)
         _ = try? context.database.update(id: id, set: ["status": .text(ContainerStatus.removing.rawValue)])
         let directory = context.directory(of: id)
         try? context.tools.removeTree(directory.path)
         try? context.database.delete(id: id)
         ContainerLock.removeFile(runtime: context.runtime, id: id)
+        if let record { context.removeAnonymousVolumes(of: record.settings) }
     }
 
     /// Copies output to the log and forwards signals until the container's init ends; returns how

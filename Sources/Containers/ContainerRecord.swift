@@ -70,6 +70,19 @@ public struct ContainerSettings: Codable, Sendable {
     public var stopTimeout: Int
     /// Log rotation threshold in bytes (0: never rotate).
     public var logMaxSize: Int64
+    /// Mounts as resolved at create (volume names filled in for anonymous volumes).
+    public var mounts: [MountRequest]?
+    /// Anonymous volumes this container made (removed with it by --rm and rm -v).
+    public var anonymousVolumes: [String]?
+    /// "keep-id" for `--userns=keep-id`; nil for the default mapping.
+    public var userNamespace: String?
+    public var privileged: Bool?
+    public var readOnlyRoot: Bool?
+
+    /// The named and anonymous volumes the container mounts.
+    public var volumeNames: [String] {
+        (mounts ?? []).compactMap { $0.kind == .volume ? $0.source : nil }
+    }
 
     public init(image: String, imageID: String, process: ProcessSpec, hostname: String, network: NetworkMode,
                 interactive: Bool, autoRemove: Bool, restartPolicy: RestartPolicy, stopSignal: Int32, stopTimeout: Int, logMaxSize: Int64) {

@@ -24,6 +24,18 @@ public struct CreateRequest: Sendable {
     public var stopTimeout = 10
     public var logMaxSize: Int64 = 10 << 20
     public var tlsVerify = true
+    public var mounts: [MountRequest] = []
+    public var readOnlyRoot = false
+    public var privileged = false
+    public var capabilitiesAdded: [String] = []
+    public var capabilitiesDropped: [String] = []
+    public var noNewPrivileges = false
+    public var seccomp: SeccompSetting = .builtinDefault
+    public var resourceLimits: [ResourceLimit] = []
+    public var additionalGroups: [String] = []
+    public var runsInit = false
+    /// `--userns=keep-id`.
+    public var keepUserID = false
 
     public init(image: String) { self.image = image }
 }
@@ -31,11 +43,18 @@ public struct CreateRequest: Sendable {
 public enum CreateError: Error, UserFacingError {
     case spec(ProcessSpecError)
     case storage(SystemCallError)
+    case capability(CapabilityError)
+    case mountSource(String, errno: Int32)
+    case duplicateMountPoint(String)
 
     public var userMessage: String {
         switch self {
         case .spec(let error): return error.userMessage
         case .storage(let error): return "cannot prepare the container: \(error.description)"
+        case .capability(let error): return error.message
+        case .mountSource(let path, let code):
+            return "bind mount source \(path): \(String(cString: strerror(code))) — create it first, or fix the path"
+        case .duplicateMountPoint(let path): return "duplicate mount point \(path): give each container path only once"
         }
     }
 }
@@ -124,15 +143,34 @@ public final class ContainerService {
         let configuration = try store.configuration(of: image)
         let id = FileSystem.randomHex(bytes: 32)
         let hostname = request.process.hostname ?? String(id.prefix(12))
-        let process: ProcessSpec
+        var options = request.process
+        if request.keepUserID {
+            _ = try context.idMaps.keepingIDs(uid: getuid(), gid: getgid())
+            // As Podman: the user's own ids, unless -u says otherwise.
+            if options.user == nil { options.user = "\(getuid()):\(getgid())" }
+        }
+        var process: ProcessSpec
         do {
-            process = try ProcessSpecBuilder.build(image: configuration.config, options: request.process, hostname: hostname,
+            process = try ProcessSpecBuilder.build(image: configuration.config, options: options, hostname: hostname,
                                                    hostEnvironment: ProcessEnvironment.current)
         } catch { throw CreateError.spec(error) }
-        let settings = ContainerSettings(
+        do {
+            process.capabilities = try Capability.resolve(add: request.capabilitiesAdded, drop: request.capabilitiesDropped,
+                                                          privileged: request.privileged)
+        } catch { throw CreateError.capability(error) }
+        process.noNewPrivileges = request.noNewPrivileges
+        process.seccomp = request.privileged ? .unconfined : request.seccomp
+        process.resourceLimits = request.resourceLimits
+        process.additionalGroups = request.additionalGroups
+        process.runsInit = request.runsInit
+        let mountRequests = try Self.mountRequests(request.mounts, imageVolumes: configuration.config?.Volumes.map { Array($0.keys) } ?? [])
+        var settings = ContainerSettings(
             image: request.image, imageID: image.id.description, process: process, hostname: hostname, network: request.network,
             interactive: request.interactive, autoRemove: request.autoRemove, restartPolicy: request.restartPolicy,
             stopSignal: request.stopSignal, stopTimeout: request.stopTimeout, logMaxSize: request.logMaxSize)
+        settings.userNamespace = request.keepUserID ? "keep-id" : nil
+        settings.privileged = request.privileged ? true : nil
+        settings.readOnlyRoot = request.readOnlyRoot ? true : nil
 
         guard let lock = try ContainerLock.acquire(runtime: context.runtime, id: id) else { throw ContainerError.busy(id) }
         var keep = false
@@ -147,16 +185,34 @@ public final class ContainerService {
         }
 
         let directory = context.directory(of: id)
+        var anonymous: [String] = []
         do {
+            let (mounts, resolved, made) = try resolveMounts(mountRequests)
+            anonymous = made
+            if !mounts.isEmpty || !made.isEmpty {
+                record.settings.mounts = resolved
+                record.settings.anonymousVolumes = made.isEmpty ? nil : made
+                try database.update(id: id, set: ["settings": .text(String(decoding: try JSONEncoder().encode(record.settings), as: UTF8.self))])
+            }
             try directory.create()
             let files = try directory.writeNetworkFiles(hostname: hostname, hostNetwork: request.network == .host)
-            let spec = ContainerSpec(process: process, rootfs: directory.overlayPlan(layers: store.layerDirectories(of: image)),
+            var spec = ContainerSpec(process: process, rootfs: directory.overlayPlan(layers: store.layerDirectories(of: image)),
                                      hostname: hostname, network: request.network, generatedFiles: files)
+            spec.mounts = mounts
+            spec.readOnlyRoot = request.readOnlyRoot
+            spec.privileged = request.privileged
+            if request.privileged {
+                spec.maskedPaths = []
+                spec.readOnlyPaths = []
+            }
             try FileSystem.writeAtomically(directory.specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600)
         } catch {
             try? removeFiles(of: id)
             try? database.delete(id: id)
             ContainerLock.removeFile(runtime: context.runtime, id: id)
+            if let volumes = try? VolumeStore(context: context) {
+                for name in anonymous { try? volumes.remove(name) }
+            }
             if let error = error as? SystemCallError { throw CreateError.storage(error) }
             throw error
         }
@@ -164,6 +220,58 @@ public final class ContainerService {
         record.status = .created
         keep = keepLock
         return (record, keepLock ? lock : nil)
+    }
+
+    /// The user's mounts plus an anonymous volume for each of the image's `Volumes` that no user
+    /// mount covers; a container path given twice is an error.
+    static func mountRequests(_ given: [MountRequest], imageVolumes: [String]) throws -> [MountRequest] {
+        func normal(_ path: String) -> String { "/" + path.split(separator: "/").joined(separator: "/") }
+        var seen = Set<String>()
+        for mount in given {
+            guard seen.insert(normal(mount.destination)).inserted else { throw CreateError.duplicateMountPoint(mount.destination) }
+        }
+        var all = given
+        for path in imageVolumes.sorted() where path.hasPrefix("/") && !seen.contains(normal(path)) {
+            all.append(MountRequest(kind: .volume, source: nil, destination: normal(path)))
+            seen.insert(normal(path))
+        }
+        return all
+    }
+
+    /// Checks bind sources, finds or makes volumes; returns the mounts for init, the requests with
+    /// volume names filled in (for the record), and the anonymous volumes made.
+    private func resolveMounts(_ requests: [MountRequest]) throws -> ([ContainerMount], [MountRequest], [String]) {
+        guard !requests.isEmpty else { return ([], [], []) }
+        let volumes = try VolumeStore(context: context)
+        var mounts: [ContainerMount] = []
+        var resolved: [MountRequest] = []
+        var made: [String] = []
+        do {
+            for var request in requests {
+                switch request.kind {
+                case .bind:
+                    guard let source = request.source else { continue }
+                    var info = stat()
+                    if stat(source, &info) != 0 { throw CreateError.mountSource(source, errno: errno) }
+                    mounts.append(ContainerMount(kind: .bind, source: source, destination: request.destination, readOnly: request.readOnly))
+                case .volume:
+                    let volume = try volumes.ensure(request.source)
+                    if request.source == nil { made.append(volume.name) }
+                    request.source = volume.name
+                    mounts.append(ContainerMount(kind: .bind, source: volume.mountpoint, destination: request.destination,
+                                                 readOnly: request.readOnly, copyImageContent: !request.noCopy))
+                case .tmpfs:
+                    mounts.append(ContainerMount(kind: .tmpfs, source: nil, destination: request.destination, readOnly: request.readOnly,
+                                                 options: request.tmpfsOptions, noExec: request.noExec, noSetuid: request.noSetuid,
+                                                 noDevices: request.noDevices))
+                }
+                resolved.append(request)
+            }
+        } catch {
+            for name in made { try? volumes.remove(name) }
+            throw error
+        }
+        return (mounts, resolved, made)
     }
 
     /// Inserts the record; a name taken by a stale half-made container is freed first, and a
@@ -273,7 +381,7 @@ public final class ContainerService {
     // MARK: - Remove
 
     /// Removes a container; a running one only with `force` (killed first).
-    public func remove(_ text: String, force: Bool) throws {
+    public func remove(_ text: String, force: Bool, volumes: Bool = false) throws {
         var record = try find(text)
         var lock = try ContainerLock.acquire(runtime: context.runtime, id: record.id)
         if lock == nil {
@@ -294,6 +402,7 @@ public final class ContainerService {
         try removeFiles(of: record.id)
         try database.delete(id: record.id)
         ContainerLock.removeFile(runtime: context.runtime, id: record.id)
+        if volumes { context.removeAnonymousVolumes(of: record.settings) }
     }
 
     /// Removes a container's directory (its writable layer may hold subordinate-owned files).

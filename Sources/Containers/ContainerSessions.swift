@@ -61,10 +61,12 @@ extension ContainerService {
 
     /// Removes a container whose lock this process holds.
     func removeLocked(_ id: String) throws {
+        let record = try database.get(id: id)
         try database.update(id: id, set: ["status": .text(ContainerStatus.removing.rawValue)])
         try removeFiles(of: id)
         try database.delete(id: id)
         ContainerLock.removeFile(runtime: context.runtime, id: id)
+        if let record { context.removeAnonymousVolumes(of: record.settings) }
     }
 
     /// Runs one more process in a running container, joining all its namespaces; returns its
@@ -75,6 +77,7 @@ extension ContainerService {
         var process = record.settings.process
         process.arguments = request.command
         process.terminal = request.terminal
+        process.runsInit = false
         if let user = request.user { process.user = user }
         if let directory = request.workingDirectory { process.workingDirectory = directory }
         process.environment = Self.merge(process.environment, request.environment + (request.terminal ? ["TERM=xterm"] : []),

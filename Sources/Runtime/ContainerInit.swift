@@ -65,11 +65,122 @@ public struct ContainerInit {
         }
         try mountDev(root)
         try mountSys(root)
-        for file in spec.generatedFiles {
+        // Parents before children, whatever order the flags came in.
+        let mounts = spec.mounts.sorted { $0.destination.split(separator: "/").count < $1.destination.split(separator: "/").count }
+        for mount in mounts {
+            try mountVolume(mount, root: root)
+        }
+        // After the volumes (a volume on /etc gets them too), unless the user mounted that file.
+        let userPaths = Set(mounts.map { "/" + $0.destination.split(separator: "/").joined(separator: "/") })
+        for file in spec.generatedFiles where !userPaths.contains("/" + file.containerPath) {
             try mountAt(root, file.containerPath, directory: false) { (target) throws(SystemCallError) in
                 try mounter.mount(file.hostPath, target, nil, MountFlag.bind, nil, step: "bind \(file.containerPath)")
             }
         }
+        for path in spec.maskedPaths {
+            try mask(path, root: root)
+        }
+        for path in spec.readOnlyPaths {
+            try makeReadOnly(path, root: root)
+        }
+        if spec.readOnlyRoot {
+            try mounter.mount(nil, plan.mountPoint, nil, MountFlag.remount | MountFlag.bind | MountFlag.readOnly, nil,
+                              step: "make the root filesystem read-only (--read-only)")
+        }
+    }
+
+    /// A bind mount (volumes are bind mounts of their data directory) or a tmpfs, at a
+    /// destination resolved inside the root: a symlink in the image cannot send it elsewhere.
+    private func mountVolume(_ mount: ContainerMount, root: RootDirectory) throws(SystemCallError) {
+        let destination = mount.destination
+        switch mount.kind {
+        case .tmpfs:
+            var flags: UInt = 0
+            if mount.noExec { flags |= MountFlag.noExec }
+            if mount.noSetuid { flags |= MountFlag.noSetuid }
+            if mount.noDevices { flags |= MountFlag.noDevices }
+            if mount.readOnly { flags |= MountFlag.readOnly }
+            try mountAt(root, destination, directory: true) { (target) throws(SystemCallError) in
+                try mounter.mount("tmpfs", target, "tmpfs", flags, mount.options.isEmpty ? nil : mount.options.joined(separator: ","),
+                                  step: "mount a tmpfs on \(destination)")
+            }
+        case .bind:
+            guard let source = mount.source else { return }
+            var info = stat()
+            guard stat(source, &info) == 0 else {
+                throw SystemCallError("bind mount \(source) on \(destination): the host path", errno: errno)
+            }
+            let isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
+            let target = try root.ensure(destination, directory: isDirectory)
+            defer { target.close() }
+            if mount.copyImageContent && isDirectory {
+                try copyImageContent(from: target, into: source, destination: destination)
+            }
+            try mounter.mount(source, RootDirectory.procPath(target), nil, MountFlag.bind | MountFlag.recursive, nil,
+                              step: "bind mount \(source) on \(destination)")
+            if mount.readOnly {
+                try remountReadOnly(destination, root: root, step: "make \(destination) read-only")
+            }
+        }
+    }
+
+    /// A volume's first use: what the image has at the mount point goes into the empty volume.
+    private func copyImageContent(from target: FileDescriptor, into source: String, destination: String) throws(SystemCallError) {
+        let volume = open(source, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard volume >= 0 else { throw SystemCallError("open the volume for \(destination)", on: source, errno: errno) }
+        defer { close(volume) }
+        guard (try? FileSystem.listDirectory(source))?.isEmpty ?? false else { return }
+        let image = swctr_openat2(target.rawValue, ".", UInt64(O_RDONLY | O_DIRECTORY | O_CLOEXEC), 0, 0)
+        guard image >= 0 else { return }
+        defer { close(image) }
+        do {
+            try TreeCopy.copyContents(from: image, to: volume)
+        } catch {
+            throw SystemCallError("copy the image's \(destination) into its new volume: \(error.call)", on: error.subject, errno: error.errno)
+        }
+        TreeCopy.copyAttributes(of: image, to: volume)
+    }
+
+    /// Hides a path: an empty read-only tmpfs over a directory, /dev/null over a file.
+    private func mask(_ path: String, root: RootDirectory) throws(SystemCallError) {
+        guard let target = root.existing(path) else { return }
+        defer { target.close() }
+        var info = stat()
+        guard fstat(target.rawValue, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            try mounter.mount("tmpfs", RootDirectory.procPath(target), "tmpfs", MountFlag.readOnly | MountFlag.noSetuid | MountFlag.noDevices | MountFlag.noExec,
+                              "size=0,mode=555", step: "mask \(path)")
+        } else {
+            try mounter.mount("/dev/null", RootDirectory.procPath(target), nil, MountFlag.bind, nil, step: "mask \(path)")
+        }
+    }
+
+    private func makeReadOnly(_ path: String, root: RootDirectory) throws(SystemCallError) {
+        guard let target = root.existing(path) else { return }
+        let targetPath = RootDirectory.procPath(target)
+        do {
+            try mounter.mount(targetPath, targetPath, nil, MountFlag.bind | MountFlag.recursive, nil, step: "bind \(path) to make it read-only")
+        } catch {
+            target.close()
+            throw error
+        }
+        target.close()
+        try remountReadOnly(path, root: root, step: "make \(path) read-only")
+    }
+
+    /// Remounts the mount now at `path` read-only, keeping the flags the kernel locks (a user
+    /// namespace may not clear nosuid, nodev or noexec set by its parent).
+    private func remountReadOnly(_ path: String, root: RootDirectory, step: String) throws(SystemCallError) {
+        guard let mounted = root.existing(path) else { throw SystemCallError(step, errno: ENOENT) }
+        defer { mounted.close() }
+        var info = statvfs()
+        var flags = MountFlag.remount | MountFlag.bind | MountFlag.readOnly
+        if fstatvfs(mounted.rawValue, &info) == 0 {
+            let kept: [(UInt, UInt)] = [(2, MountFlag.noSetuid), (4, MountFlag.noDevices), (8, MountFlag.noExec),
+                                        (1024, MountFlag.noAccessTime), (2048, MountFlag.noDirectoryAccessTime), (4096, MountFlag.relativeAccessTime)]
+            for (statFlag, mountFlag) in kept where info.f_flag & statFlag != 0 { flags |= mountFlag }
+        }
+        try mounter.mount(nil, RootDirectory.procPath(mounted), nil, flags, nil, step: step)
     }
 
     /// Mounts the kernel overlay of `plan` at its mount point (in this process's mount namespace).
@@ -132,8 +243,9 @@ public struct ContainerInit {
     }
 
     private func mountSys(_ root: RootDirectory) throws(SystemCallError) {
+        defer { mountCgroup(root) }
         try mountAt(root, "sys", directory: true) { (target) throws(SystemCallError) in
-            let flags = MountFlag.readOnly | MountFlag.noSetuid | MountFlag.noDevices | MountFlag.noExec
+            let flags = (spec.privileged ? 0 : MountFlag.readOnly) | MountFlag.noSetuid | MountFlag.noDevices | MountFlag.noExec
             if spec.network.needsNamespace, (try? mounter.mount("sysfs", target, "sysfs", flags, nil, step: "mount /sys")) != nil {
                 return
             }
@@ -141,6 +253,15 @@ public struct ContainerInit {
             try mounter.mount("/sys", target, nil, MountFlag.bind | MountFlag.recursive, nil, step: "bind /sys")
             _ = Glibc.mount(nil, target, nil, MountFlag.remount | MountFlag.bind | MountFlag.readOnly | flags, nil)
         }
+    }
+
+    /// The container's own cgroup (its cgroup namespace makes it the root) at /sys/fs/cgroup,
+    /// read-only, where the host has cgroup v2; nothing where it has not.
+    private func mountCgroup(_ root: RootDirectory) {
+        guard let target = root.existing("sys/fs/cgroup") else { return }
+        defer { target.close() }
+        let flags = (spec.privileged ? 0 : MountFlag.readOnly) | MountFlag.noSetuid | MountFlag.noDevices | MountFlag.noExec
+        _ = Glibc.mount("cgroup2", RootDirectory.procPath(target), "cgroup2", flags, nil)
     }
 
     private func pivotIntoRoot() throws(SystemCallError) {

@@ -96,6 +96,43 @@ public struct IDMapPlan: Equatable, Sendable {
             writer: .helpers(newuidmap: newuidmap, newgidmap: newgidmap), warning: nil)
     }
 
+    /// `--userns=keep-id`: this plan with the user's own ids appearing as themselves inside
+    /// (uid → uid, gid → gid) and container id 0 taking the subordinate id that id had, so every
+    /// other id keeps its place and files unpacked for the plain plan keep their owners — except
+    /// the image's root-owned files, which appear owned by the user.
+    public func keepingIDs(uid: UInt32, gid: UInt32) throws(RuntimeError) -> IDMapPlan {
+        guard case .helpers = writer, !isSingleID else {
+            throw .unsupported("--userns=keep-id needs subordinate ids and newuidmap/newgidmap (see `swctr doctor`)")
+        }
+        func swapped(_ mappings: [IDMapping], own: UInt32) throws(RuntimeError) -> [IDMapping] {
+            guard own != 0 else { return mappings }
+            var result: [IDMapping] = []
+            var found = false
+            for mapping in mappings {
+                if mapping.containerID == 0 && mapping.size == 1 {
+                    result.append(IDMapping(containerID: own, hostID: mapping.hostID, size: 1))
+                    continue
+                }
+                let end = UInt64(mapping.containerID) + UInt64(mapping.size)
+                guard own >= mapping.containerID && UInt64(own) < end else { result.append(mapping); continue }
+                found = true
+                let before = own - mapping.containerID
+                if before > 0 { result.append(IDMapping(containerID: mapping.containerID, hostID: mapping.hostID, size: before)) }
+                result.append(IDMapping(containerID: 0, hostID: mapping.hostID + before, size: 1))
+                let after = mapping.size - before - 1
+                if after > 0 { result.append(IDMapping(containerID: own + 1, hostID: mapping.hostID + before + 1, size: after)) }
+            }
+            guard found else {
+                throw .unsupported("--userns=keep-id: id \(own) is beyond your subordinate id range; ask for a range of at least \(UInt64(own) + 1) ids in /etc/subuid and /etc/subgid")
+            }
+            return result
+        }
+        var plan = self
+        plan.uidMappings = try swapped(uidMappings, own: uid)
+        plan.gidMappings = try swapped(gidMappings, own: gid)
+        return plan
+    }
+
     /// The plan for the user running swctr, from the host's files.
     public static func current() -> IDMapPlan {
         let uid = getuid()

@@ -11,10 +11,13 @@ enum MountFlag {
     static let noDevices: UInt = 4
     static let noExec: UInt = 8
     static let remount: UInt = 32
+    static let noAccessTime: UInt = 1024
+    static let noDirectoryAccessTime: UInt = 2048
     static let bind: UInt = 4096
     static let recursive: UInt = 16384
     static let privatePropagation: UInt = 1 << 18
     static let slavePropagation: UInt = 1 << 19
+    static let relativeAccessTime: UInt = 1 << 21
     static let strictAccessTime: UInt = 1 << 24
 }
 
@@ -68,6 +71,14 @@ struct RootDirectory {
             current = FileDescriptor(rawValue: opened)
         }
         return current
+    }
+
+    /// Opens `path` (relative to the root) as pathOnly if it exists, following symlinks only
+    /// inside the root; nil when it does not exist.
+    func existing(_ path: String) -> FileDescriptor? {
+        let relative = path.split(separator: "/").joined(separator: "/")
+        let opened = swctr_openat2(fd.rawValue, relative.isEmpty ? "." : relative, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
+        return opened >= 0 ? FileDescriptor(rawValue: opened) : nil
     }
 
     /// The magic-link path the kernel resolves to that exact inode.

@@ -22,16 +22,39 @@ public struct ProcessLauncher {
     public func launch() -> Never {
         let user: ResolvedUser
         do {
-            user = try UserResolver.resolve(process.user, passwd: try? FileSystem.readText("/etc/passwd"), group: try? FileSystem.readText("/etc/group"))
+            let groupText = try? FileSystem.readText("/etc/group")
+            user = try UserResolver.resolve(process.user, passwd: try? FileSystem.readText("/etc/passwd"), group: groupText,
+                                            additionalGroups: process.additionalGroups)
         } catch {
             channel.fail(error.message)
         }
+        confine(step: { () throws(SecuritySetupError) in try ResourceLimitControl.apply(process.resourceLimits) })
         if process.terminal { attachTerminal(owner: user) }
         enterWorkingDirectory()
+        confine(step: { () throws(SecuritySetupError) in try CapabilityControl.limitBoundingSet(to: process.capabilities) })
+        switch process.seccomp {
+        case .unconfined:
+            break
+        case .builtinDefault:
+            confine(step: { () throws(SecuritySetupError) in try SeccompFilter.load(DefaultSeccompProfile.profile, capabilities: process.capabilities) })
+        case .profile(let profile):
+            confine(step: { () throws(SecuritySetupError) in try SeccompFilter.load(profile, capabilities: process.capabilities) })
+        }
+        // Keep the permitted set across the user switch, then set it exactly.
+        _ = swctr_prctl(CapabilityControl.keepCapabilities, 1)
         switchUser(user)
+        confine(step: { () throws(SecuritySetupError) in try CapabilityControl.setProcessCapabilities(process.capabilities) })
+        _ = swctr_prctl(CapabilityControl.keepCapabilities, 0)
+        if process.noNewPrivileges && swctr_prctl(CapabilityControl.noNewPrivileges, 1) != 0 {
+            channel.fail("set no_new_privs", errno: errno)
+        }
+        if process.runsInit { MinimalInit.startCommand(terminal: process.terminal) }
         execute(home: user.home)
     }
 
+    private func confine(step: () throws(SecuritySetupError) -> Void) {
+        do { try step() } catch { channel.fail(error.step, errno: error.errno) }
+    }
 
     /// Makes a pty in the container's own devpts, gives the master to the parent, and makes the
     /// slave this process's controlling terminal and stdio.

@@ -12,6 +12,7 @@ public enum RuntimeError: Error, UserFacingError {
     case executableNotFound(command: String)
     case notExecutable(command: String, errno: Int32)
     case childVanished(ExitStatus)
+    case unsupported(String)
 
     public var userMessage: String {
         switch self {
@@ -33,6 +34,8 @@ public enum RuntimeError: Error, UserFacingError {
             return "cannot run \"\(command)\": \(String(cString: strerror(code)))"
         case .childVanished(let status):
             return "the container process ended during setup (\(status))"
+        case .unsupported(let message):
+            return message
         }
     }
 

@@ -25,7 +25,8 @@ public enum UserResolutionError: Error, Equatable {
 
 /// Parses `user[:group]` the way Docker does against the image's /etc/passwd and /etc/group text.
 public enum UserResolver {
-    public static func resolve(_ spec: String, passwd: String?, group: String?) throws(UserResolutionError) -> ResolvedUser {
+    public static func resolve(_ spec: String, passwd: String?, group: String?,
+                               additionalGroups: [String] = []) throws(UserResolutionError) -> ResolvedUser {
         let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let userPart = parts.first ?? ""
         let groupPart = parts.count > 1 ? parts[1] : nil
@@ -67,6 +68,17 @@ public enum UserResolver {
             for entry in groups where entry[3].split(separator: ",").contains(Substring(name)) {
                 if let id = UInt32(entry[2]), id != gid, !supplementary.contains(id) { supplementary.append(id) }
             }
+        }
+        for extra in additionalGroups {
+            let id: UInt32
+            if let numeric = UInt32(extra) {
+                id = numeric
+            } else if let entry = groups.first(where: { $0[0] == extra }), let number = UInt32(entry[2]) {
+                id = number
+            } else {
+                throw .unknownGroup(extra)
+            }
+            if !supplementary.contains(id) { supplementary.append(id) }
         }
         return ResolvedUser(uid: uid, gid: gid, supplementaryGroups: supplementary, home: home.isEmpty ? "/" : home)
     }

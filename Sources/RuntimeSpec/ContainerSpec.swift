@@ -10,6 +10,16 @@ public struct ContainerSpec: Codable, Sendable {
     public var network: NetworkMode
     /// Host paths that become files in the container (resolv.conf, hosts, hostname).
     public var generatedFiles: [GeneratedFile]
+    /// Volumes, bind mounts and tmpfs mounts, in the order given.
+    public var mounts: [ContainerMount] = []
+    /// `--privileged`: /sys and the cgroup filesystem writable (still inside the user namespace).
+    public var privileged = false
+    /// `--read-only`: the root filesystem is mounted read-only.
+    public var readOnlyRoot = false
+    /// Paths hidden from the container (an empty file or directory is mounted over them).
+    public var maskedPaths: [String] = ContainerSpec.defaultMaskedPaths
+    /// Paths the container may read but not write.
+    public var readOnlyPaths: [String] = ContainerSpec.defaultReadOnlyPaths
 
     public init(process: ProcessSpec, rootfs: RootfsPlan, hostname: String, network: NetworkMode, generatedFiles: [GeneratedFile] = []) {
         self.process = process
@@ -18,6 +28,15 @@ public struct ContainerSpec: Codable, Sendable {
         self.network = network
         self.generatedFiles = generatedFiles
     }
+
+    /// The OCI/runc defaults: kernel information a container has no business reading.
+    public static let defaultMaskedPaths = [
+        "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+        "/sys/devices/virtual/powercap",
+    ]
+    /// The OCI/runc defaults: kernel settings a container may read but not change.
+    public static let defaultReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 }
 
 public struct ProcessSpec: Codable, Sendable, Equatable {
@@ -28,6 +47,15 @@ public struct ProcessSpec: Codable, Sendable, Equatable {
     /// container's /etc/passwd and /etc/group by init.
     public var user: String
     public var terminal: Bool
+    /// `--group-add`: more groups (names from the container's /etc/group, or numbers).
+    public var additionalGroups: [String] = []
+    /// The capability set (CAP_ names): bounding set always, effective and permitted for uid 0.
+    public var capabilities: [String] = Capability.defaultSet
+    public var noNewPrivileges = false
+    public var seccomp: SeccompSetting = .builtinDefault
+    public var resourceLimits: [ResourceLimit] = []
+    /// `--init`: pid 1 stays a small init of swctr's that reaps orphans and forwards signals.
+    public var runsInit = false
 
     public init(arguments: [String], environment: [String], workingDirectory: String, user: String, terminal: Bool) {
         self.arguments = arguments
@@ -35,6 +63,27 @@ public struct ProcessSpec: Codable, Sendable, Equatable {
         self.workingDirectory = workingDirectory
         self.user = user
         self.terminal = terminal
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case arguments, environment, workingDirectory, user, terminal, additionalGroups, capabilities, noNewPrivileges,
+             seccomp, resourceLimits, runsInit
+    }
+
+    /// Records written before a field existed get its default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        arguments = try container.decode([String].self, forKey: .arguments)
+        environment = try container.decode([String].self, forKey: .environment)
+        workingDirectory = try container.decode(String.self, forKey: .workingDirectory)
+        user = try container.decode(String.self, forKey: .user)
+        terminal = try container.decode(Bool.self, forKey: .terminal)
+        additionalGroups = try container.decodeIfPresent([String].self, forKey: .additionalGroups) ?? []
+        capabilities = try container.decodeIfPresent([String].self, forKey: .capabilities) ?? Capability.defaultSet
+        noNewPrivileges = try container.decodeIfPresent(Bool.self, forKey: .noNewPrivileges) ?? false
+        seccomp = try container.decodeIfPresent(SeccompSetting.self, forKey: .seccomp) ?? .builtinDefault
+        resourceLimits = try container.decodeIfPresent([ResourceLimit].self, forKey: .resourceLimits) ?? []
+        runsInit = try container.decodeIfPresent(Bool.self, forKey: .runsInit) ?? false
     }
 }
 

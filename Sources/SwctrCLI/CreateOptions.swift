@@ -1,6 +1,7 @@
 import ArgumentParser
 import Containers
 import RuntimeSpec
+import SystemSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,6 +50,45 @@ struct CreateOptions: ParsableArguments {
     @Option(name: .customLong("log-opt"), help: "Log option: max-size=SIZE (e.g. 10m; the log rotates past it).")
     var logOptions: [String] = []
 
+    @Option(name: [.customShort("v"), .long], help: "Mount a volume: HOSTDIR:CTRDIR[:ro], NAME:CTRDIR[:ro] or CTRDIR (anonymous).")
+    var volume: [String] = []
+
+    @Option(help: "Mount: type=bind|volume|tmpfs,source=…,target=…[,readonly].")
+    var mount: [String] = []
+
+    @Option(help: "Mount a tmpfs: CTRDIR[:size=64m,mode=1777,…].")
+    var tmpfs: [String] = []
+
+    @Flag(name: .customLong("read-only"), help: "Mount the container's root filesystem read-only.")
+    var readOnly = false
+
+    @Flag(help: "All capabilities, no seccomp filter, no masked paths (still inside the user namespace).")
+    var privileged = false
+
+    @Option(name: .customLong("cap-add"), help: "Add a capability (e.g. NET_ADMIN, or ALL).")
+    var capAdd: [String] = []
+
+    @Option(name: .customLong("cap-drop"), help: "Drop a capability (e.g. CHOWN, or ALL).")
+    var capDrop: [String] = []
+
+    @Option(name: .customLong("security-opt"), help: "no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json.")
+    var securityOptions: [String] = []
+
+    @Option(help: "Resource limit: NAME=SOFT[:HARD] (e.g. nofile=1024:2048).")
+    var ulimit: [String] = []
+
+    @Option(name: .customLong("env-file"), help: "Read environment variables from a file (NAME=VALUE lines).")
+    var envFile: [String] = []
+
+    @Flag(help: "Run a small init as pid 1 that reaps zombies and forwards signals.")
+    var `init` = false
+
+    @Option(name: .customLong("group-add"), help: "Add a supplementary group (name or gid).")
+    var groupAdd: [String] = []
+
+    @Option(help: "User namespace: keep-id (your uid and gid appear unchanged inside), or the default.")
+    var userns: String?
+
     @OptionGroup var tls: TLSOptions
 
     func validate() throws {
@@ -63,6 +103,9 @@ struct CreateOptions: ParsableArguments {
         }
         guard stopTimeout >= 0 else { throw ValidationError("--stop-timeout must be 0 or more seconds") }
         _ = try logMaxSize()
+        if let userns, userns != "keep-id" && userns != "host" && !userns.isEmpty {
+            throw ValidationError("unsupported --userns \"\(userns)\": use keep-id (or leave it out for the default mapping)")
+        }
     }
 
     func logMaxSize() throws -> Int64 {
@@ -85,8 +128,80 @@ struct CreateOptions: ParsableArguments {
         return Int64(lower)
     }
 
+    /// `--security-opt` values as Docker and Podman spell them.
+    func applySecurityOptions(to request: inout CreateRequest) throws {
+        for option in securityOptions {
+            let separator = option.firstIndex { $0 == "=" || $0 == ":" }
+            let key = separator.map { String(option[..<$0]) } ?? option
+            let value = separator.map { String(option[option.index(after: $0)...]) }
+            switch key {
+            case "no-new-privileges":
+                guard value == nil || value == "true" || value == "false" else {
+                    throw ValidationError("invalid --security-opt \"\(option)\": use no-new-privileges or no-new-privileges=false")
+                }
+                request.noNewPrivileges = value != "false"
+            case "seccomp":
+                guard let value, !value.isEmpty else { throw ValidationError("--security-opt seccomp needs =unconfined or =PROFILE.json") }
+                if value == "unconfined" {
+                    request.seccomp = .unconfined
+                } else {
+                    let bytes: [UInt8]
+                    do { bytes = try FileSystem.readFile(value, limit: 4 << 20) } catch {
+                        throw CLIError(SeccompProfileError.unreadable(path: value, reason: error.description).message)
+                    }
+                    do { request.seccomp = .profile(try SeccompProfile.parse(bytes)) } catch { throw CLIError(error.message + " (in \(value))") }
+                }
+            case "label", "apparmor":
+                // No SELinux or AppArmor confinement here: accepted so scripts carry over.
+                continue
+            default:
+                throw ValidationError("unsupported --security-opt \"\(option)\": use no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json")
+            }
+        }
+    }
+
+    /// `--env-file` lines: NAME=VALUE, or NAME to pass the host's value; # comments and blank lines skipped.
+    func environmentFromFiles() throws -> [String] {
+        var entries: [String] = []
+        for path in envFile {
+            let text: String
+            do { text = try FileSystem.readText(path) } catch { throw CLIError("cannot read --env-file \(path): \(error.description)") }
+            for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                var line = Substring(rawLine)
+                if line.hasSuffix("\r") { line = line.dropLast() }
+                while let first = line.first, first == " " || first == "\t" { line = line.dropFirst() }
+                if line.isEmpty || line.hasPrefix("#") { continue }
+                let name = line.prefix { $0 != "=" }
+                if name.isEmpty || name.contains(where: { $0 == " " || $0 == "\t" }) {
+                    throw CLIError("invalid line \(index + 1) in --env-file \(path): expected NAME=VALUE or NAME")
+                }
+                entries.append(String(line))
+            }
+        }
+        return entries
+    }
+
     func request(image: String, command: [String]) throws -> CreateRequest {
         var request = CreateRequest(image: image)
+        let directory = FileSystem.currentDirectory()
+        do {
+            request.mounts = try volume.map { (text) throws(MountRequestError) in try MountRequest.parseVolume(text, currentDirectory: directory) }
+                + mount.map { (text) throws(MountRequestError) in try MountRequest.parseMount(text, currentDirectory: directory) }
+                + tmpfs.map { (text) throws(MountRequestError) in try MountRequest.parseTmpfs(text) }
+            request.resourceLimits = try ulimit.map { (text) throws(ResourceLimitError) in try ResourceLimit.parse(text) }
+        } catch let error as MountRequestError {
+            throw CLIError(error.message)
+        } catch let error as ResourceLimitError {
+            throw CLIError(error.message)
+        }
+        try applySecurityOptions(to: &request)
+        request.readOnlyRoot = readOnly
+        request.privileged = privileged
+        request.capabilitiesAdded = capAdd
+        request.capabilitiesDropped = capDrop
+        request.runsInit = `init`
+        request.additionalGroups = groupAdd
+        request.keepUserID = userns == "keep-id"
         request.name = name
         request.autoRemove = rm
         request.interactive = interactive
@@ -98,7 +213,7 @@ struct CreateOptions: ParsableArguments {
         request.logMaxSize = try logMaxSize()
         request.process.command = command
         request.process.entrypoint = entrypoint
-        request.process.environment = env
+        request.process.environment = try environmentFromFiles() + env
         request.process.workingDirectory = workdir
         request.process.user = user
         request.process.terminal = tty

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Containers
 import FoundationEssentials
+import RuntimeSpec
 
 /// Docker-shaped `inspect` output for a container.
 struct ContainerInspection: Encodable {
@@ -14,15 +15,20 @@ struct ContainerInspection: Encodable {
     }
     struct RestartPolicyInfo: Encodable { let Name: String, MaximumRetryCount: Int }
     struct LogConfig: Encodable { let `Type`: String, Config: [String: String] }
-    struct HostConfigInfo: Encodable { let NetworkMode: String, RestartPolicy: RestartPolicyInfo, AutoRemove: Bool, LogConfig: LogConfig }
+    struct HostConfigInfo: Encodable {
+        let NetworkMode: String, RestartPolicy: RestartPolicyInfo, AutoRemove: Bool, LogConfig: LogConfig
+        let Privileged: Bool, ReadonlyRootfs: Bool, CapAdd: [String], SecurityOpt: [String], UsernsMode: String, Init: Bool
+        let GroupAdd: [String], Ulimits: [UlimitInfo]
+    }
+    struct UlimitInfo: Encodable { let Name: String, Soft: Int64, Hard: Int64 }
     struct NetworkSettingsInfo: Encodable { let Ports: [String: String] }
-    struct Mount: Encodable { let `Type`: String, Source: String, Destination: String }
+    struct Mount: Encodable { let `Type`: String, Name: String?, Source: String, Destination: String, RW: Bool, Mode: String }
 
     let Id: String, Created: String, Path: String, Args: [String], State: StateInfo, Image: String, ImageName: String
     let Name: String, RestartCount: Int, LogPath: String, Config: ConfigInfo, HostConfig: HostConfigInfo
     let Mounts: [Mount], NetworkSettings: NetworkSettingsInfo
 
-    init(_ record: ContainerRecord, logPath: String) {
+    init(_ record: ContainerRecord, logPath: String, volumesRoot: String) {
         let settings = record.settings
         let zeroTime = "0001-01-01T00:00:00Z"
         Id = record.id
@@ -42,8 +48,28 @@ struct ContainerInspection: Encodable {
                        OpenStdin: settings.interactive, StopSignal: SignalName.name(of: settings.stopSignal), StopTimeout: settings.stopTimeout)
         self.HostConfig = HostConfigInfo(NetworkMode: settings.network.rawValue,
                            RestartPolicy: RestartPolicyInfo(Name: settings.restartPolicy.kind.rawValue, MaximumRetryCount: settings.restartPolicy.maximumRetries),
-                           AutoRemove: settings.autoRemove, LogConfig: LogConfig(Type: "json-file", Config: ["max-size": String(settings.logMaxSize)]))
-        Mounts = []
+                           AutoRemove: settings.autoRemove, LogConfig: LogConfig(Type: "json-file", Config: ["max-size": String(settings.logMaxSize)]),
+                           Privileged: settings.privileged ?? false, ReadonlyRootfs: settings.readOnlyRoot ?? false,
+                           CapAdd: settings.process.capabilities,
+                           SecurityOpt: (settings.process.noNewPrivileges ? ["no-new-privileges"] : [])
+                               + (settings.process.seccomp == .unconfined ? ["seccomp=unconfined"] : []),
+                           UsernsMode: settings.userNamespace ?? "", Init: settings.process.runsInit,
+                           GroupAdd: settings.process.additionalGroups,
+                           Ulimits: settings.process.resourceLimits.map {
+                               UlimitInfo(Name: $0.name, Soft: $0.soft == UInt64.max ? -1 : Int64($0.soft), Hard: $0.hard == UInt64.max ? -1 : Int64($0.hard))
+                           })
+        Mounts = (settings.mounts ?? []).map { mount in
+            switch mount.kind {
+            case .volume:
+                return Mount(Type: "volume", Name: mount.source, Source: volumesRoot + "/" + (mount.source ?? "") + "/_data",
+                             Destination: mount.destination, RW: !mount.readOnly, Mode: mount.readOnly ? "ro" : "")
+            case .bind:
+                return Mount(Type: "bind", Name: nil, Source: mount.source ?? "", Destination: mount.destination, RW: !mount.readOnly,
+                             Mode: mount.readOnly ? "ro" : "")
+            case .tmpfs:
+                return Mount(Type: "tmpfs", Name: nil, Source: "", Destination: mount.destination, RW: !mount.readOnly, Mode: "")
+            }
+        }
         self.NetworkSettings = NetworkSettingsInfo(Ports: [:])
     }
 }
@@ -65,7 +91,8 @@ struct Inspect: ParsableCommand {
         for name in containers {
             do {
                 let record = try service.find(name)
-                documents.append(ContainerInspection(record, logPath: service.context.directory(of: record.id).logPath))
+                documents.append(ContainerInspection(record, logPath: service.context.directory(of: record.id).logPath,
+                                                     volumesRoot: service.context.layout.root + "/volumes"))
             } catch {
                 _ = fail(error, exitCode: 1)
                 failed = true

@@ -107,14 +107,14 @@ struct Remove: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Kill and remove running containers too.")
     var force = false
 
-    @Flag(name: .shortAndLong, help: "Remove anonymous volumes too (none exist yet).")
+    @Flag(name: .shortAndLong, help: "Remove the container's anonymous volumes too.")
     var volumes = false
 
     @Argument(help: "Containers (name, id or id prefix).")
     var containers: [String]
 
     func run() throws {
-        try forEachContainer(containers) { service, name in try service.remove(name, force: force) }
+        try forEachContainer(containers) { service, name in try service.remove(name, force: force, volumes: volumes) }
     }
 }
 

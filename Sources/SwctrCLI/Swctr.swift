@@ -19,7 +19,7 @@ public struct Swctr: ParsableCommand {
         subcommands: [
             Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, ListContainers.self,
             Logs.self, Attach.self, Exec.self, Copy.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self, ContainerCommands.self,
-            Pull.self, Images.self, SystemCommands.self,
+            Pull.self, Images.self, VolumeCommands.self, SystemCommands.self,
         ])
 
     public init() {}
@@ -71,4 +71,10 @@ func fail(_ error: Error, exitCode: Int32) -> ExitCode {
 struct TLSOptions: ParsableArguments {
     @Option(name: .customLong("tls-verify"), help: "Require HTTPS with a verified certificate (false also allows plain HTTP).")
     var tlsVerify: Bool = true
+}
+
+/// A flag's value that is wrong in a way only found while reading it (a file, a profile).
+struct CLIError: Error, UserFacingError {
+    let userMessage: String
+    init(_ message: String) { userMessage = message }
 }

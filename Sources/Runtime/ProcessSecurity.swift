@@ -1,0 +1,182 @@
+import CCap
+import CLinux
+import CSeccomp
+import RuntimeSpec
+import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A step of the process's confinement that failed, with what to do about it.
+struct SecuritySetupError: Error {
+    let step: String
+    let errno: Int32
+}
+
+/// Capabilities through libcap: the bounding set is cut to the container's set before the user
+/// switch, and the set becomes permitted and effective after it (so root in the container holds
+/// exactly the set; any other user gets none at execve, as in Docker). Inheritable stays empty.
+enum CapabilityControl {
+    static let keepCapabilities: Int32 = 8  // PR_SET_KEEPCAPS
+    static let noNewPrivileges: Int32 = 38  // PR_SET_NO_NEW_PRIVS
+
+    static func numbers(_ names: [String]) -> [cap_value_t] {
+        names.compactMap { Capability.number(of: $0) }.map { cap_value_t($0) }.filter { $0 < cap_max_bits() }
+    }
+
+    /// Drops every capability outside `names` from the bounding set (needs CAP_SETPCAP).
+    static func limitBoundingSet(to names: [String]) throws(SecuritySetupError) {
+        let keep = Set(numbers(names))
+        for capability in 0..<cap_max_bits() where !keep.contains(capability) {
+            if cap_drop_bound(capability) != 0 && errno != EINVAL {
+                throw SecuritySetupError(step: "drop \(Capability.names.indices.contains(Int(capability)) ? "CAP_" + Capability.names[Int(capability)] : String(capability)) from the bounding set", errno: errno)
+            }
+        }
+    }
+
+    /// Sets permitted and effective to `names`, inheritable to nothing.
+    static func setProcessCapabilities(_ names: [String]) throws(SecuritySetupError) {
+        guard let caps = cap_init() else { throw SecuritySetupError(step: "cap_init", errno: errno) }
+        defer { cap_free(UnsafeMutableRawPointer(caps)) }
+        let values = numbers(names)
+        if !values.isEmpty {
+            _ = values.withUnsafeBufferPointer { buffer in
+                cap_set_flag(caps, CAP_PERMITTED, Int32(buffer.count), buffer.baseAddress, CAP_SET)
+                    | cap_set_flag(caps, CAP_EFFECTIVE, Int32(buffer.count), buffer.baseAddress, CAP_SET)
+            }
+        }
+        if cap_set_proc(caps) != 0 { throw SecuritySetupError(step: "set the process capabilities (cap_set_proc)", errno: errno) }
+    }
+}
+
+/// A seccomp filter built with libseccomp from a profile in Docker's format.
+enum SeccompFilter {
+    #if arch(x86_64)
+    static let nativeArchitecture = "SCMP_ARCH_X86_64"
+    static let nativeArchitectureGoName = "amd64"
+    #elseif arch(arm64)
+    static let nativeArchitecture = "SCMP_ARCH_AARCH64"
+    static let nativeArchitectureGoName = "arm64"
+    #else
+    static let nativeArchitecture = "SCMP_ARCH_NATIVE"
+    static let nativeArchitectureGoName = ""
+    #endif
+
+    /// The libseccomp action for a profile action.
+    static func action(_ name: String, errnoRet: UInt32?, defaultErrno: UInt32?) -> UInt32? {
+        switch name {
+        case "SCMP_ACT_ALLOW": return 0x7fff_0000
+        case "SCMP_ACT_ERRNO": return 0x0005_0000 | ((errnoRet ?? defaultErrno ?? UInt32(EPERM)) & 0xffff)
+        case "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD": return 0
+        case "SCMP_ACT_KILL_PROCESS": return 0x8000_0000
+        case "SCMP_ACT_TRAP": return 0x0003_0000
+        case "SCMP_ACT_TRACE": return 0x7ff0_0000 | ((errnoRet ?? 0) & 0xffff)
+        case "SCMP_ACT_LOG": return 0x7ffc_0000
+        default: return nil
+        }
+    }
+
+    static func comparison(_ op: String) -> scmp_compare? {
+        switch op {
+        case "SCMP_CMP_NE": return SCMP_CMP_NE
+        case "SCMP_CMP_LT": return SCMP_CMP_LT
+        case "SCMP_CMP_LE": return SCMP_CMP_LE
+        case "SCMP_CMP_EQ": return SCMP_CMP_EQ
+        case "SCMP_CMP_GE": return SCMP_CMP_GE
+        case "SCMP_CMP_GT": return SCMP_CMP_GT
+        case "SCMP_CMP_MASKED_EQ": return SCMP_CMP_MASKED_EQ
+        default: return nil
+        }
+    }
+
+    /// libseccomp's name for a profile architecture (SCMP_ARCH_X86_64 → x86_64).
+    static func libseccompArchitecture(_ name: String) -> UInt32 {
+        let short = name.hasPrefix("SCMP_ARCH_") ? String(name.dropFirst(10)).lowercased() : name.lowercased()
+        return seccomp_arch_resolve_name(short)
+    }
+
+    /// Whether a rule's includes/excludes select it for this container.
+    static func applies(_ rule: SeccompProfile.SyscallRule, capabilities: Set<String>) -> Bool {
+        if let includes = rule.includes {
+            if let caps = includes.caps, !caps.allSatisfy({ capabilities.contains(Capability.canonicalName($0) ?? $0) }) { return false }
+            if let arches = includes.arches, !arches.contains(nativeArchitectureGoName) { return false }
+        }
+        if let excludes = rule.excludes {
+            if let caps = excludes.caps, caps.contains(where: { capabilities.contains(Capability.canonicalName($0) ?? $0) }) { return false }
+            if let arches = excludes.arches, arches.contains(nativeArchitectureGoName) { return false }
+        }
+        return true
+    }
+
+    /// Builds and loads the filter. No no_new_privs is implied: the caller still holds
+    /// CAP_SYS_ADMIN in the container's user namespace, which is what the kernel asks for instead.
+    static func load(_ profile: SeccompProfile, capabilities: [String]) throws(SecuritySetupError) {
+        guard let defaultAction = action(profile.defaultAction, errnoRet: profile.defaultErrnoRet, defaultErrno: nil) else {
+            throw SecuritySetupError(step: "seccomp: unknown default action \(profile.defaultAction)", errno: EINVAL)
+        }
+        guard let context = seccomp_init(defaultAction) else { throw SecuritySetupError(step: "seccomp_init", errno: ENOMEM) }
+        defer { seccomp_release(context) }
+        _ = seccomp_attr_set(context, SCMP_FLTATR_CTL_NNP, 0)
+
+        var architectures: [String] = []
+        if let groups = profile.archMap, let native = groups.first(where: { $0.architecture == nativeArchitecture }) {
+            architectures = native.subArchitectures ?? []
+        } else if let listed = profile.architectures {
+            architectures = listed.filter { $0 != nativeArchitecture }
+        }
+        for name in architectures {
+            let token = libseccompArchitecture(name)
+            if token != 0 { _ = seccomp_arch_add(context, token) }  // -EEXIST or unsupported: skip
+        }
+
+        let held = Set(capabilities)
+        for rule in profile.syscalls ?? [] where applies(rule, capabilities: held) {
+            guard let ruleAction = action(rule.action, errnoRet: rule.errnoRet, defaultErrno: profile.defaultErrnoRet) else {
+                throw SecuritySetupError(step: "seccomp: unknown action \(rule.action)", errno: EINVAL)
+            }
+            if ruleAction == defaultAction { continue }
+            var conditions: [scmp_arg_cmp] = []
+            for argument in rule.args ?? [] {
+                guard let op = comparison(argument.op) else {
+                    throw SecuritySetupError(step: "seccomp: unknown comparison \(argument.op)", errno: EINVAL)
+                }
+                conditions.append(scmp_arg_cmp(arg: argument.index, op: op, datum_a: argument.value, datum_b: argument.valueTwo ?? 0))
+            }
+            // libseccomp cannot test one argument twice in a rule: such conditions are alternatives.
+            let indexes = conditions.map(\.arg)
+            let groups: [[scmp_arg_cmp]] = Set(indexes).count == indexes.count ? [conditions] : conditions.map { [$0] }
+            for name in rule.allNames {
+                let number = seccomp_syscall_resolve_name(name)
+                if number == __NR_SCMP_ERROR { continue }  // not a call this libseccomp knows
+                for group in groups {
+                    let result = group.withUnsafeBufferPointer { buffer in
+                        seccomp_rule_add_array(context, ruleAction, number, UInt32(buffer.count), buffer.baseAddress)
+                    }
+                    if result < 0 && result != -EEXIST && result != -EOPNOTSUPP && result != -EDOM {
+                        throw SecuritySetupError(step: "seccomp: add the rule for \(name)", errno: -result)
+                    }
+                }
+            }
+        }
+        let loaded = seccomp_load(context)
+        if loaded < 0 { throw SecuritySetupError(step: "load the seccomp filter", errno: -loaded) }
+    }
+}
+
+/// `--ulimit`: setrlimit before the user switch.
+enum ResourceLimitControl {
+    static func apply(_ limits: [ResourceLimit]) throws(SecuritySetupError) {
+        for limit in limits where limit.resource >= 0 {
+            var value = rlimit(rlim_cur: rlim_t(limit.soft), rlim_max: rlim_t(limit.hard))
+            if setrlimit(__rlimit_resource_t(UInt32(limit.resource)), &value) != 0 {
+                let code = errno
+                var current = rlimit()
+                getrlimit(__rlimit_resource_t(UInt32(limit.resource)), &current)
+                let hard = current.rlim_max == rlim_t.max ? "unlimited" : String(current.rlim_max)
+                throw SecuritySetupError(
+                    step: "--ulimit \(limit.name): cannot raise the hard limit above \(hard), the limit swctr runs under (raise it on the host first, e.g. in /etc/security/limits.conf)",
+                    errno: code)
+            }
+        }
+    }
+}
