@@ -33,6 +33,7 @@ import os
 import shutil
 import struct
 import subprocess
+import tempfile
 import sys
 import tarfile
 import time
@@ -214,6 +215,35 @@ def busybox_layer():
                              capture_output=True, text=True).stdout.strip() or "unknown"
     return gz_layer(L, "busybox-static %s: /bin/busybox, %d applet links, /etc/passwd, /etc/group"
                     % (version, len(links)))
+
+
+def probe_layer():
+    """/bin/probe (scripts/probe.c, static), users and groups for -u/--group-add, and /srv/data
+    (an image VOLUME with content, for the first-use copy)."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe.c")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "probe")
+        try:
+            subprocess.run(["gcc", "-static", "-O2", "-Wall", "-o", out, src], check=True, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise Fail("gcc missing (apt-get install gcc libc6-dev)")
+        except subprocess.CalledProcessError as e:
+            raise Fail("building probe.c failed: %s" % e.stderr.strip())
+        with open(out, "rb") as f:
+            binary = f.read()
+    L = (Layer().dir("bin").file("bin/probe", binary, 0o755)
+         .dir("etc")
+         .file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"
+                             b"daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+                             b"app:x:1000:1000:app:/home/app:/bin/sh\n"
+                             b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+         .file("etc/group", b"root:x:0:\ndaemon:x:1:\naudio:x:29:app\nstaff:x:50:\napp:x:1000:\nnogroup:x:65534:\n")
+         .dir("home").dir("home/app", 0o755, 1000, 1000)
+         .dir("srv").dir("srv/data", 0o750, 1000, 1000)
+         .file("srv/data/seed.txt", b"seeded by the image\n", 0o640, 1000, 1000)
+         .symlink("srv/link-abs", "/tmp/swctr-escape-target")
+         .symlink("srv/link-rel", "../../../../tmp/swctr-escape-target"))
+    return gz_layer(L, "probe (scripts/probe.c), app user, audio/staff groups, VOLUME /srv/data with seed.txt, srv/link-abs and srv/link-rel pointing out")
 
 
 # ------------------------------------------------------------------------------- debootstrap
@@ -412,6 +442,9 @@ def build(args):
             gz_layer(l2, "opt/swctr-test: gone.txt keep.txt opaque/old.txt owned-daemon owned-nobody"),
             gz_layer(l3, "whiteouts: opt/swctr-test/gone.txt, %s; opaque opt/swctr-test/opaque + new.txt"
                      % whiteout)], {"Env": [PATH_ENV], "Cmd": ["bash"]}))
+
+    images.append(image("test/probe", "oci", [bb, probe_layer()], {
+        "Env": [PATH_ENV], "Cmd": ["sh"], "Volumes": {"/srv/data": {}}}))
 
     work = Layer().dir("srv").dir("srv/work", 0o755).file("srv/work/marker", b"marker\n")
     images.append(image("test/config", "docker", [bb, gz_layer(work, "srv/work/marker")], {

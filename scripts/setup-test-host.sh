@@ -26,8 +26,9 @@ HERE=$(dirname "$(readlink -f "$0")")
 SELF=$(basename "$0")
 PKGS=(uidmap docker-registry busybox-static debootstrap python3 libarchive-dev libcurl4-openssl-dev
       libssl-dev zlib1g-dev libzstd-dev fuse3 libfuse3-dev libseccomp-dev libcap-dev iproute2 procps
-      util-linux bsdutils libsqlite3-dev curl jq)
+      util-linux bsdutils libsqlite3-dev curl jq gcc libc6-dev)
 TEST_USER=swctr-test
+NOSUB_USER=swctr-nosub
 SUBID_FIRST=200000 SUBID_COUNT=65536
 ROOT_STATE=/var/tmp/swctr-test
 
@@ -100,6 +101,17 @@ setup_user() {
     [[ $f == subuid ]] && opt=--add-subuids || opt=--add-subgids
     usermod "$opt" "$range" "$TEST_USER" || die "usermod $opt $range $TEST_USER failed"
     log "/etc/$f: added $TEST_USER:$SUBID_FIRST:$SUBID_COUNT"
+  done
+  # A second user with no subordinate ids: the single-id fallback is tested as this user.
+  if ! id -u "$NOSUB_USER" >/dev/null 2>&1; then
+    log "creating user $NOSUB_USER (no subordinate ids)"
+    useradd --create-home --home-dir "/home/$NOSUB_USER" --shell /bin/bash --user-group \
+      -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$NOSUB_USER" || die "useradd $NOSUB_USER failed"
+  fi
+  for f in subuid subgid; do
+    if grep -q "^$NOSUB_USER:" "/etc/$f"; then
+      sed -i "/^$NOSUB_USER:/d" "/etc/$f"
+    fi
   done
 }
 
@@ -194,6 +206,7 @@ fi
 ENV_FILE=$STATE/env
 {
   echo "SWCTR_TEST_USER=$ENV_USER"
+  [[ $IS_ROOT == 1 ]] && echo "SWCTR_TEST_NOSUB_USER=$NOSUB_USER"
   [[ -n $REG ]] && echo "SWCTR_TEST_REGISTRY=$REG"
   [[ -n $TREG ]] && echo "SWCTR_TEST_TAMPERED_REGISTRY=$TREG"
   [[ -n $IMAGES ]] && echo "SWCTR_TEST_IMAGES=$IMAGES"

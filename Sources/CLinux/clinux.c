@@ -6,7 +6,9 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/sendfile.h>
 #include <sys/xattr.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -216,3 +218,11 @@ int swctr_unix_connect(const char *path) {
 ssize_t swctr_copy_file_range(int from, int to, size_t length) {
     return copy_file_range(from, NULL, to, NULL, length, 0);
 }
+
+int swctr_memfd_create(const char *name, unsigned int flags) { return memfd_create(name, flags); }
+
+int swctr_seal_all(int fd) {
+    return fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+}
+
+ssize_t swctr_sendfile(int to, int from, size_t length) { return sendfile(to, from, NULL, length); }

@@ -89,11 +89,21 @@ extension ContainerService {
             devNull = try? FileDescriptor.open("/dev/null", O_RDONLY)
             if let devNull { stdio[0] = devNull }
         }
+        let executable = try SealedExecutable.forEnteringContainer()
+        if let memfd = executable.descriptor { stdio[SealedExecutable.childDescriptor] = memfd }
         ForwardedSignals.block()
         defer { ForwardedSignals.unblock() }
-        let started = try NamespacedProcess.start(
-            arguments: [ContainerExec.roleName, json], environment: [], namespaces: ContainerLauncher.namespaces(of: record),
-            idMaps: context.idMaps, stdio: stdio, joining: ProcessID(rawValue: pid))
+        let started: NamespacedProcess
+        do {
+            started = try NamespacedProcess.start(
+                arguments: [ContainerExec.roleName, json], environment: [], namespaces: ContainerLauncher.namespaces(of: record),
+                idMaps: context.idMaps, stdio: stdio, joining: ProcessID(rawValue: pid), executable: executable.path)
+        } catch {
+            executable.descriptor?.close()
+            devNull?.close()
+            throw error
+        }
+        executable.descriptor?.close()
         devNull?.close()
         var master: FileDescriptor?
         try started.waitForExec(onTerminal: { master = $0 })

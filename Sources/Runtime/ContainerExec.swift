@@ -16,6 +16,8 @@ public enum ContainerExec {
             try? FileDescriptor.standardError.writeAll("swctr: internal role started without its namespaces\n")
             _exit(125)
         }
+        // The sealed copy this role may have been started from: not for the container to see.
+        close(SealedExecutable.childDescriptor)
         guard let process = try? JSONDecoder().decode(ProcessSpec.self, from: Data(processJSON.utf8)) else {
             channel.fail("decode the exec process")
         }

@@ -43,7 +43,14 @@ struct RootDirectory {
     private static let resolve = UInt64(SWCTR_RESOLVE_IN_ROOT | SWCTR_RESOLVE_NO_MAGICLINKS)
 
     /// Opens `path` (relative to the root) as pathOnly, making it (and its parents) if missing.
+    /// A dangling symlink on the way is followed inside the root (its target is made there), as
+    /// the kernel would resolve it after pivot_root.
     func ensure(_ path: String, directory: Bool, mode: mode_t = 0o755) throws(SystemCallError) -> FileDescriptor {
+        try ensure(path, directory: directory, mode: mode, depth: 0)
+    }
+
+    private func ensure(_ path: String, directory: Bool, mode: mode_t, depth: Int) throws(SystemCallError) -> FileDescriptor {
+        if depth > 40 { throw SystemCallError("open in the container's root", on: "/" + path, errno: ELOOP) }
         let components = path.split(separator: "/").map(String.init)
         var current = try FileDescriptor(rawValue: systemCall("openat2", on: "/") {
             swctr_openat2(fd.rawValue, ".", UInt64(pathOnly | O_DIRECTORY | O_CLOEXEC), 0, Self.resolve)
@@ -56,13 +63,25 @@ struct RootDirectory {
                 // Create it in the directory we hold (resolved inside the root).
                 let parentFD = swctr_openat2(current.rawValue, ".", UInt64(O_RDONLY | O_DIRECTORY | O_CLOEXEC), 0, 0)
                 if parentFD >= 0 {
+                    defer { close(parentFD) }
+                    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                    let length = readlinkat(parentFD, component, &buffer, buffer.count - 1)
+                    if length > 0 {
+                        // A dangling symlink: make what it points to, inside the root.
+                        buffer[length] = 0
+                        let target = String(cString: buffer)
+                        let base = target.hasPrefix("/") ? [] : Array(components[0..<index])
+                        let rest = Array(components[(index + 1)...])
+                        current.close()
+                        return try ensure(Self.normalize(base + target.split(separator: "/").map(String.init) + rest),
+                                          directory: directory, mode: mode, depth: depth + 1)
+                    }
                     if isLast && !directory {
                         let created = openat(parentFD, component, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
                         if created >= 0 { close(created) }
                     } else {
                         mkdirat(parentFD, component, mode)
                     }
-                    close(parentFD)
                 }
                 opened = swctr_openat2(fd.rawValue, prefix, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
             }
@@ -71,6 +90,19 @@ struct RootDirectory {
             current = FileDescriptor(rawValue: opened)
         }
         return current
+    }
+
+    /// Joins components, dropping "." and resolving ".." without ever going above the root.
+    static func normalize(_ components: [String]) -> String {
+        var result: [String] = []
+        for component in components {
+            switch component {
+            case "", ".": continue
+            case "..": if !result.isEmpty { result.removeLast() }
+            default: result.append(component)
+            }
+        }
+        return result.joined(separator: "/")
     }
 
     /// Opens `path` (relative to the root) as pathOnly if it exists, following symlinks only

@@ -46,7 +46,7 @@ public final class NamespacedProcess {
     /// With `joining`, the namespaces are those of that running process instead of new ones.
     public static func start(arguments: [String], environment: [String], namespaces: NamespaceSet,
                              idMaps: IDMapPlan, stdio: [Int32: FileDescriptor] = [:],
-                             joining target: ProcessID? = nil) throws(RuntimeError) -> NamespacedProcess {
+                             joining target: ProcessID? = nil, executable: String = "/proc/self/exe") throws(RuntimeError) -> NamespacedProcess {
         var pair: [Int32] = [0, 0]
         do {
             try systemCall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
@@ -58,7 +58,7 @@ public final class NamespacedProcess {
         let spawned: ProcessID
         do {
             spawned = try ChildProcess.spawn(
-                "/proc/self/exe", arguments: ["swctr"] + arguments,
+                executable, arguments: ["swctr"] + arguments,
                 environment: environment + ["_SWCTR_NSINIT=\(childSyncFD),\(namespaces.rawValue)" + (target.map { ",\($0.rawValue)" } ?? "")],
                 fileDescriptors: layout)
         } catch {

@@ -111,10 +111,12 @@ final class SwctrUser {
     let runtimeDir: String
     let home: String
 
-    init() throws {
+    /// - Parameter otherUser: run as this user instead of the test user (e.g. the one without
+    ///   subordinate ids).
+    init(otherUser: String? = nil) throws {
         let host = try TestHost.require()
         binary = host.binary
-        user = host.user
+        user = otherUser ?? host.user
         registry = host.registry
         guard let entry = TestHost.passwdEntry(user) else { throw HostNotPrepared(reason: "there is no user \(user)") }
         home = entry.home
@@ -141,6 +143,15 @@ final class SwctrUser {
             return ["/usr/sbin/runuser", "-u", user, "--", "/usr/bin/env", "-i"] + environment + [binary] + arguments
         }
         return ["/usr/bin/env", "-i"] + environment + [binary] + arguments
+    }
+
+    /// Runs a shell script as the test user with this state; `$SWCTR` is swctr (or `binary`).
+    @discardableResult
+    func shell(_ script: String, binary other: String? = nil) -> CommandResult {
+        let environment = ["HOME=\(home)", "XDG_DATA_HOME=\(dataHome)", "XDG_RUNTIME_DIR=\(runtimeDir)", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                           "LANG=C.UTF-8", "SWCTR=\(other ?? binary)"]
+        let command = ["/usr/bin/env", "-i"] + environment + ["/bin/sh", "-c", script]
+        return TestHost.execute(TestHost.isRoot ? ["/usr/sbin/runuser", "-u", user, "--"] + command : command)
     }
 
     @discardableResult

@@ -8,6 +8,10 @@
 
 int swctr_pipe2(int fds[2], int flags);
 ssize_t swctr_copy_file_range(int from, int to, size_t length);
+int swctr_memfd_create(const char *name, unsigned int flags);
+/// Adds every write-preventing seal (and F_SEAL_SEAL) to a memfd.
+int swctr_seal_all(int fd);
+ssize_t swctr_sendfile(int to, int from, size_t length);
 ssize_t swctr_getrandom(void *buffer, size_t length);
 int swctr_fsetxattr(int fd, const char *name, const void *value, size_t size);
 /// Unlocks a pty master and returns its number, or -1.
