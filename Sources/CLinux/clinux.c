@@ -2,7 +2,9 @@
 #include "clinux.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -226,3 +228,8 @@ int swctr_seal_all(int fd) {
 }
 
 ssize_t swctr_sendfile(int to, int from, size_t length) { return sendfile(to, from, NULL, length); }
+
+int swctr_seccomp_set_filter(const void *program, size_t instructions) {
+    struct sock_fprog prog = { .len = (unsigned short)instructions, .filter = (struct sock_filter *)program };
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}

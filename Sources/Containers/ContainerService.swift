@@ -199,6 +199,10 @@ public final class ContainerService {
             var spec = ContainerSpec(process: process, rootfs: directory.overlayPlan(layers: store.layerDirectories(of: image)),
                                      hostname: hostname, network: request.network, generatedFiles: files)
             spec.mounts = mounts
+            if let program = try SeccompProgramCache(context: context).program(for: process) {
+                try FileSystem.writeAtomically(directory.seccompProgramPath, program, mode: 0o600)
+                spec.seccompProgramPath = directory.seccompProgramPath
+            }
             spec.readOnlyRoot = request.readOnlyRoot
             spec.privileged = request.privileged
             if request.privileged {

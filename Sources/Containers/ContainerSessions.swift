@@ -1,5 +1,6 @@
 import CLinux
 import FoundationEssentials
+import Rootfs
 import Runtime
 import RuntimeSpec
 import SystemSupport
@@ -96,7 +97,7 @@ extension ContainerService {
         let started: NamespacedProcess
         do {
             started = try NamespacedProcess.start(
-                arguments: [ContainerExec.roleName, json], environment: [], namespaces: ContainerLauncher.namespaces(of: record),
+                arguments: [ContainerExec.roleName, json, Self.seccompArgument(context.directory(of: record.id))], environment: [], namespaces: ContainerLauncher.namespaces(of: record),
                 idMaps: context.idMaps, stdio: stdio, joining: ProcessID(rawValue: pid), executable: executable.path)
         } catch {
             executable.descriptor?.close()
@@ -109,6 +110,12 @@ extension ContainerService {
         try started.waitForExec(onTerminal: { master = $0 })
         let status = ForegroundSession(pid: started.pid, terminalMaster: master, forwardInput: request.interactive).waitForExit()
         return status.shellCode
+    }
+
+    /// The container's compiled seccomp program, base64, for the exec role ("" when none).
+    static func seccompArgument(_ directory: ContainerDirectory) -> String {
+        guard let program = try? FileSystem.readFile(directory.seccompProgramPath), !program.isEmpty else { return "" }
+        return Data(program).base64EncodedString()
     }
 
     /// `-e` entries over a base environment: NAME=VALUE sets, NAME takes the host's value.

@@ -18,6 +18,8 @@ public struct ContainerDirectory: Sendable {
     public var work: String { path + "/work" }
     public var mountPoint: String { path + "/rootfs" }
     public var specPath: String { path + "/spec.json" }
+    /// The compiled seccomp program of the container's processes.
+    public var seccompProgramPath: String { path + "/seccomp.bpf" }
     /// Output of the container, in the json-file log format.
     public var logPath: String { path + "/ctr.log" }
     public var hostnameFile: String { path + "/hostname" }

@@ -11,7 +11,8 @@ import Glibc
 public enum ContainerExec {
     public static let roleName = "__exec"
 
-    public static func main(processJSON: String) -> Never {
+    /// - Parameter program: the compiled seccomp program, base64 ("" for none).
+    public static func main(processJSON: String, program: String) -> Never {
         guard let channel = RoleChannel.current else {
             try? FileDescriptor.standardError.writeAll("swctr: internal role started without its namespaces\n")
             _exit(125)
@@ -22,6 +23,7 @@ public enum ContainerExec {
             channel.fail("decode the exec process")
         }
         if chdir("/") != 0 { channel.fail("chdir /", errno: errno) }
-        ProcessLauncher(process: process, channel: channel).launch()
+        let seccompProgram = Data(base64Encoded: program).map { Array($0) }
+        ProcessLauncher(process: process, channel: channel, seccompProgram: seccompProgram).launch()
     }
 }

@@ -38,6 +38,8 @@ public struct ContainerInit {
     }
 
     func run() -> Never {
+        // Read while the host's filesystem is still in view.
+        let seccompProgram = spec.seccompProgramPath.flatMap { try? FileSystem.readFile($0) }
         do {
             try mountRootfs()
             try pivotIntoRoot()
@@ -47,7 +49,7 @@ public struct ContainerInit {
         if !spec.hostname.isEmpty && sethostname(spec.hostname, spec.hostname.utf8.count) != 0 {
             channel.fail("sethostname \(spec.hostname)", errno: errno)
         }
-        ProcessLauncher(process: spec.process, channel: channel).launch()
+        ProcessLauncher(process: spec.process, channel: channel, seccompProgram: seccompProgram).launch()
     }
 
     // MARK: - Filesystems

@@ -13,10 +13,14 @@ import Glibc
 public struct ProcessLauncher {
     let process: ProcessSpec
     let channel: RoleChannel
+    /// The compiled seccomp program (read from the container's directory by the caller); compiled
+    /// here, slowly, when missing.
+    let seccompProgram: [UInt8]?
 
-    public init(process: ProcessSpec, channel: RoleChannel) {
+    public init(process: ProcessSpec, channel: RoleChannel, seccompProgram: [UInt8]? = nil) {
         self.process = process
         self.channel = channel
+        self.seccompProgram = seccompProgram
     }
 
     public func launch() -> Never {
@@ -32,13 +36,16 @@ public struct ProcessLauncher {
         if process.terminal { attachTerminal(owner: user) }
         enterWorkingDirectory()
         confine(step: { () throws(SecuritySetupError) in try CapabilityControl.limitBoundingSet(to: process.capabilities) })
-        switch process.seccomp {
-        case .unconfined:
-            break
-        case .builtinDefault:
-            confine(step: { () throws(SecuritySetupError) in try SeccompFilter.load(DefaultSeccompProfile.profile, capabilities: process.capabilities) })
-        case .profile(let profile):
-            confine(step: { () throws(SecuritySetupError) in try SeccompFilter.load(profile, capabilities: process.capabilities) })
+        if process.seccomp != .unconfined {
+            confine(step: { () throws(SecuritySetupError) in
+                var program = seccompProgram ?? []
+                if program.isEmpty {
+                    let profile: SeccompProfile
+                    if case .profile(let given) = process.seccomp { profile = given } else { profile = DefaultSeccompProfile.profile }
+                    program = try SeccompFilter.compile(profile, capabilities: process.capabilities)
+                }
+                try SeccompFilter.load(program: program)
+            })
         }
         // Keep the permitted set across the user switch, then set it exactly.
         _ = swctr_prctl(CapabilityControl.keepCapabilities, 1)

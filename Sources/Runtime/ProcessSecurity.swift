@@ -8,9 +8,9 @@ import Glibc
 #endif
 
 /// A step of the process's confinement that failed, with what to do about it.
-struct SecuritySetupError: Error {
-    let step: String
-    let errno: Int32
+public struct SecuritySetupError: Error {
+    public let step: String
+    public let errno: Int32
 }
 
 /// Capabilities through libcap: the bounding set is cut to the container's set before the user
@@ -50,15 +50,15 @@ enum CapabilityControl {
 }
 
 /// A seccomp filter built with libseccomp from a profile in Docker's format.
-enum SeccompFilter {
+public enum SeccompFilter {
     #if arch(x86_64)
-    static let nativeArchitecture = "SCMP_ARCH_X86_64"
+    public static let nativeArchitecture = "SCMP_ARCH_X86_64"
     static let nativeArchitectureGoName = "amd64"
     #elseif arch(arm64)
-    static let nativeArchitecture = "SCMP_ARCH_AARCH64"
+    public static let nativeArchitecture = "SCMP_ARCH_AARCH64"
     static let nativeArchitectureGoName = "arm64"
     #else
-    static let nativeArchitecture = "SCMP_ARCH_NATIVE"
+    public static let nativeArchitecture = "SCMP_ARCH_NATIVE"
     static let nativeArchitectureGoName = ""
     #endif
 
@@ -108,9 +108,20 @@ enum SeccompFilter {
         return true
     }
 
-    /// Builds and loads the filter. No no_new_privs is implied: the caller still holds
+    /// Installs a compiled program. No no_new_privs is implied: the caller still holds
     /// CAP_SYS_ADMIN in the container's user namespace, which is what the kernel asks for instead.
-    static func load(_ profile: SeccompProfile, capabilities: [String]) throws(SecuritySetupError) {
+    static func load(program: [UInt8]) throws(SecuritySetupError) {
+        guard !program.isEmpty, program.count % 8 == 0 else {
+            throw SecuritySetupError(step: "load the seccomp filter: the compiled program is damaged", errno: EINVAL)
+        }
+        let result = program.withUnsafeBytes { swctr_seccomp_set_filter($0.baseAddress, program.count / 8) }
+        if result != 0 { throw SecuritySetupError(step: "load the seccomp filter", errno: errno) }
+    }
+
+    /// Compiles `profile` for a container holding `capabilities` into a classic BPF program (what
+    /// the kernel loads), with libseccomp. Compiling costs milliseconds; loading the result costs
+    /// microseconds, so `SeccompProgramCache` keeps the results.
+    public static func compile(_ profile: SeccompProfile, capabilities: [String]) throws(SecuritySetupError) -> [UInt8] {
         guard let defaultAction = action(profile.defaultAction, errnoRet: profile.defaultErrnoRet, defaultErrno: nil) else {
             throw SecuritySetupError(step: "seccomp: unknown default action \(profile.defaultAction)", errno: EINVAL)
         }
@@ -158,8 +169,16 @@ enum SeccompFilter {
                 }
             }
         }
-        let loaded = seccomp_load(context)
-        if loaded < 0 { throw SecuritySetupError(step: "load the seccomp filter", errno: -loaded) }
+        let memfd = swctr_memfd_create("seccomp", UInt32(0x0001))
+        guard memfd >= 0 else { throw SecuritySetupError(step: "memfd_create", errno: errno) }
+        defer { close(memfd) }
+        let exported = seccomp_export_bpf(context, memfd)
+        if exported < 0 { throw SecuritySetupError(step: "compile the seccomp filter", errno: -exported) }
+        let size = Int(lseek(memfd, 0, SEEK_END))
+        var program = [UInt8](repeating: 0, count: max(size, 0))
+        let read = program.withUnsafeMutableBytes { pread(memfd, $0.baseAddress, size, 0) }
+        guard read == size, size > 0 else { throw SecuritySetupError(step: "read the compiled seccomp filter", errno: EIO) }
+        return program
     }
 }
 

@@ -12,6 +12,8 @@ public struct ContainerSpec: Codable, Sendable {
     public var generatedFiles: [GeneratedFile]
     /// Volumes, bind mounts and tmpfs mounts, in the order given.
     public var mounts: [ContainerMount] = []
+    /// The compiled seccomp program for the process, when it has a filter.
+    public var seccompProgramPath: String?
     /// `--privileged`: /sys and the cgroup filesystem writable (still inside the user namespace).
     public var privileged = false
     /// `--read-only`: the root filesystem is mounted read-only.

@@ -23,7 +23,7 @@ if arguments.count >= 2 {
     case ContainerCopyRole.roleName:
         ContainerCopyRole.main(arguments: roleArguments)
     case ContainerExec.roleName:
-        ContainerExec.main(processJSON: roleArguments.first ?? "")
+        ContainerExec.main(processJSON: roleArguments.first ?? "", program: roleArguments.count > 1 ? roleArguments[1] : "")
     case UserNamespaceTools.unpackRole:
         UserNamespaceTools.unpackRoleMain(roleArguments)
     case UserNamespaceTools.removeRole:

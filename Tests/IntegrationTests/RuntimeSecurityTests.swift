@@ -43,6 +43,17 @@ final class RuntimeSecurityTests: SwctrTestCase {
         XCTAssertEqual(fields["NoNewPrivs"], "0", "off by default, as in Docker: setuid programs inside keep working")
     }
 
+    func testExecGetsTheContainersConfinement() {
+        let started = state.swctr("run", "-d", "--name", "confined", "--security-opt", "no-new-privileges", "--cap-drop", "NET_RAW",
+                                  state.image("busybox"), "sleep", "30")
+        XCTAssertEqual(started.status, 0, started.stderr)
+        let result = state.swctr("exec", "confined", "grep", "-E", "^(CapEff|Seccomp|NoNewPrivs):", "/proc/self/status")
+        XCTAssertEqual(result.stdout.replacingOccurrences(of: "\t", with: " "),
+                       "CapEff: 00000000a80405fb\nNoNewPrivs: 1\nSeccomp: 2\n", result.stderr)
+        let refused = state.swctr("exec", "confined", "mount", "-t", "tmpfs", "none", "/tmp")
+        XCTAssertNotEqual(refused.status, 0)
+    }
+
     func testNoNewPrivilegesOption() {
         XCTAssertEqual(status("--security-opt", "no-new-privileges")["NoNewPrivs"], "1")
         XCTAssertEqual(status("--security-opt", "no-new-privileges=false")["NoNewPrivs"], "0")

@@ -12,6 +12,8 @@ int swctr_memfd_create(const char *name, unsigned int flags);
 /// Adds every write-preventing seal (and F_SEAL_SEAL) to a memfd.
 int swctr_seal_all(int fd);
 ssize_t swctr_sendfile(int to, int from, size_t length);
+/// Installs a classic BPF seccomp program (8-byte instructions): 0, or -1/errno.
+int swctr_seccomp_set_filter(const void *program, size_t instructions);
 ssize_t swctr_getrandom(void *buffer, size_t length);
 int swctr_fsetxattr(int fd, const char *name, const void *value, size_t size);
 /// Unlocks a pty master and returns its number, or -1.

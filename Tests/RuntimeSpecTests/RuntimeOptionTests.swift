@@ -1,0 +1,70 @@
+@testable import Runtime
+import RuntimeSpec
+import XCTest
+
+final class RuntimeOptionTests: XCTestCase {
+    func testCapabilitySetsCombineAsDockers() throws {
+        XCTAssertEqual(try Capability.resolve(add: [], drop: [], privileged: false).count, 14)
+        XCTAssertEqual(try Capability.resolve(add: ["chown"], drop: ["ALL"], privileged: false), ["CAP_CHOWN"])
+        XCTAssertEqual(try Capability.resolve(add: ["ALL"], drop: ["sys_admin"], privileged: false).count, Capability.names.count - 1)
+        XCTAssertFalse(try Capability.resolve(add: [], drop: ["CAP_NET_RAW"], privileged: false).contains("CAP_NET_RAW"))
+        XCTAssertEqual(try Capability.resolve(add: [], drop: ["ALL"], privileged: true).count, Capability.names.count, "--privileged wins")
+        XCTAssertThrowsError(try Capability.resolve(add: ["CAP_FLY"], drop: [], privileged: false))
+    }
+
+    func testVolumeFlagParsing() throws {
+        let bind = try MountRequest.parseVolume("./data:/srv:ro,z", currentDirectory: "/home/u/project")
+        XCTAssertEqual(bind.kind, .bind)
+        XCTAssertEqual(bind.source, "/home/u/project/data")
+        XCTAssertTrue(bind.readOnly)
+        let named = try MountRequest.parseVolume("cache:/var/cache", currentDirectory: "/")
+        XCTAssertEqual(named.kind, .volume)
+        XCTAssertEqual(named.source, "cache")
+        let anonymous = try MountRequest.parseVolume("/scratch", currentDirectory: "/")
+        XCTAssertNil(anonymous.source)
+        XCTAssertThrowsError(try MountRequest.parseVolume("a:b:c:d", currentDirectory: "/"))
+        XCTAssertThrowsError(try MountRequest.parseVolume("name:/x/../y", currentDirectory: "/"))
+        XCTAssertThrowsError(try MountRequest.parseVolume("-bad:/x", currentDirectory: "/"))
+    }
+
+    func testMountAndTmpfsFlagParsing() throws {
+        let tmpfs = try MountRequest.parseMount("type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1777", currentDirectory: "/")
+        XCTAssertEqual(tmpfs.tmpfsOptions, ["size=64m", "mode=1777"])
+        let volume = try MountRequest.parseMount("type=volume,src=v,dst=/v,readonly,volume-nocopy", currentDirectory: "/")
+        XCTAssertEqual(volume.source, "v")
+        XCTAssertTrue(volume.readOnly && volume.noCopy)
+        XCTAssertThrowsError(try MountRequest.parseMount("type=volume,src=v,dst=/v,readonly=maybe", currentDirectory: "/"))
+        let flag = try MountRequest.parseTmpfs("/run:exec,size=1m")
+        XCTAssertFalse(flag.noExec)
+        XCTAssertTrue(flag.noSetuid && flag.noDevices)
+        XCTAssertEqual(flag.tmpfsOptions, ["size=1m"])
+    }
+
+    func testUlimitParsing() throws {
+        XCTAssertEqual(try ResourceLimit.parse("nofile=1024:2048"), ResourceLimit(name: "nofile", soft: 1024, hard: 2048))
+        XCTAssertEqual(try ResourceLimit.parse("core=-1"), ResourceLimit(name: "core", soft: .max, hard: .max))
+        XCTAssertThrowsError(try ResourceLimit.parse("nofile=10:5"))
+        XCTAssertThrowsError(try ResourceLimit.parse("bogus=1"))
+    }
+
+    func testSeccompProfileParsingAndTheDefaultCompiles() throws {
+        XCTAssertThrowsError(try SeccompProfile.parse(Array(#"{"defaultAction":"SCMP_ACT_NOPE"}"#.utf8)))
+        XCTAssertThrowsError(try SeccompProfile.parse(Array(#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["x"],"action":"SCMP_ACT_ERRNO","args":[{"index":7,"value":0,"op":"SCMP_CMP_EQ"}]}]}"#.utf8)))
+        let program = try SeccompFilter.compile(DefaultSeccompProfile.profile, capabilities: Capability.defaultSet)
+        XCTAssertEqual(program.count % 8, 0)
+        XCTAssertGreaterThan(program.count, 8 * 100)
+        let withAdmin = try SeccompFilter.compile(DefaultSeccompProfile.profile, capabilities: Capability.defaultSet + ["CAP_SYS_ADMIN"])
+        XCTAssertNotEqual(program, withAdmin, "capability-conditional rules change the program")
+    }
+
+    func testKeepIDSwapsTheUsersIDWithContainerRoot() throws {
+        let plan = IDMapPlan.forCurrentUser(subuidText: "alice:200000:65536\n", subgidText: "alice:300000:65536\n",
+                                            userName: "alice", uid: 1001, gid: 1002, newuidmap: "/x", newgidmap: "/y")
+        let keep = try plan.keepingIDs(uid: 1001, gid: 1002)
+        XCTAssertEqual(keep.uidMappings, [IDMapping(containerID: 1001, hostID: 1001, size: 1), IDMapping(containerID: 1, hostID: 200000, size: 1000),
+                                          IDMapping(containerID: 0, hostID: 201000, size: 1), IDMapping(containerID: 1002, hostID: 201001, size: 64535)])
+        XCTAssertEqual(keep.gidMappings.first, IDMapping(containerID: 1002, hostID: 1002, size: 1))
+        let single = IDMapPlan.forCurrentUser(subuidText: nil, subgidText: nil, userName: "alice", uid: 1001, gid: 1001, newuidmap: nil, newgidmap: nil)
+        XCTAssertThrowsError(try single.keepingIDs(uid: 1001, gid: 1001))
+    }
+}
