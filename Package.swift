@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "ImageReference"),
         .target(name: "Registry", dependencies: ["ImageReference", "SystemSupport", "CCurl", "CCrypto"]),
         .target(name: "ImageStore", dependencies: ["ImageReference", "Registry", "SystemSupport", "CArchive", "CCrypto", "CZlib", "CLinux"]),
-        .target(name: "Rootfs", dependencies: ["ImageStore", "SystemSupport"]),
+        .target(name: "Rootfs", dependencies: ["ImageStore", "RuntimeSpec", "SystemSupport"]),
         .target(name: "RuntimeSpec", dependencies: ["ImageStore"]),
         .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces", "CSeccomp", "CCap"]),
         .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"]),
