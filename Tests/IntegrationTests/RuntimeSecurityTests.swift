@@ -280,10 +280,11 @@ final class RuntimeSecurityTests: SwctrTestCase {
             'rm /bin/true; printf "#!/proc/self/exe\\n" > /bin/true; chmod +x /bin/true; probe exe-attack 6 > /attack.log 2>&1; sleep 100'
             """, binary: binary)
         XCTAssertEqual(started.status, 0, started.stderr)
-        Thread.sleep(forTimeInterval: 0.5)
-        _ = state.shell("\"$SWCTR\" exec victim /bin/true", binary: binary)
-        Thread.sleep(forTimeInterval: 0.3)
-        _ = state.shell("\"$SWCTR\" exec victim /bin/true", binary: binary)
+        // Wait until the trap is set: /bin/true is the script.
+        for _ in 0..<100 where state.shell("\"$SWCTR\" exec victim head -c 2 /bin/true", binary: binary).stdout != "#!" {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        for _ in 0..<2 { _ = state.shell("\"$SWCTR\" exec victim /bin/true", binary: binary) }
         var log = ""
         for _ in 0..<80 {
             log = state.shell("\"$SWCTR\" exec victim cat /attack.log", binary: binary).stdout
