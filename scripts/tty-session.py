@@ -34,12 +34,14 @@ class Session:
     def write(self, text):
         os.write(self.master, text.encode())
 
-    def expect(self, text, timeout=10.0):
+    def expect(self, text, timeout=10.0, fatal=True):
         end = time.time() + timeout
         needle = text.encode()
         while needle not in self.seen:
             left = end - time.time()
             if left <= 0:
+                if not fatal:
+                    return False
                 print("timeout=%r" % text)
                 print("screen=%r" % self.seen[-400:].decode(errors="replace"))
                 sys.stdout.flush()
@@ -56,6 +58,32 @@ class Session:
                 self.seen += chunk
         # consume what was matched so the next expect looks at new output
         self.seen = self.seen[self.seen.index(needle) + len(needle):]
+        return True
+
+    def value_after(self, text):
+        """The rest of the output line that follows `text`."""
+        self.expect(text)
+        self.expect_line_end()
+        return self.line
+
+    def expect_line_end(self):
+        end = time.time() + 10.0
+        while b"\n" not in self.seen and time.time() < end:
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                try:
+                    self.seen += os.read(self.master, 4096)
+                except OSError:
+                    break
+        self.line = self.seen.split(b"\n")[0].rstrip(b"\r").decode(errors="replace")
+
+    def until(self, action, text, tries=50, each=0.2):
+        """Repeats `action` until `text` shows up (conditions, not sleeps)."""
+        for _ in range(tries):
+            action()
+            if self.expect(text, timeout=each, fatal=False):
+                return True
+        return self.expect(text, timeout=0.1)
 
     def drain_until_exit(self, timeout=15.0):
         end = time.time() + timeout
@@ -86,16 +114,17 @@ def interactive(command):
     s.expect("size=30 100")
     print("size=30 100")
     s.resize(40, 120)
-    time.sleep(0.3)
-    s.write("echo resized=$(stty size)\n")
-    s.expect("resized=40 120")
+    # The new size reaches the container through SIGWINCH: ask until it has arrived.
+    s.until(lambda: s.write("echo resized=$(stty size)\n"), "resized=40 120")
     print("resized=40 120")
-    s.write("sleep 100\n")
-    time.sleep(0.5)
+    # A foreground process that says when it runs; the quotes keep the typed echo from matching.
+    s.write("sh -c 'echo sta\"\"rted; exec sleep 100'\n")
+    s.expect("started")
     s.write("\x03")
-    s.write("echo status=$?\n")
-    s.expect("status=130")
-    print("ctrl-c=130")
+    # The shell prints a fresh prompt once its foreground job has died of the signal.
+    s.expect("/ # ")
+    s.write("echo stat\"\"us=$?\n")
+    print("ctrl-c=%s" % s.value_after("status="))
     s.write("exit 3\n")
     print("exit=%d" % s.drain_until_exit())
     print("restored=%s" % ("yes" if s.modes() == before else "no"))
