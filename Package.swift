@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // swctr: a rootless, daemonless container tool. The target list follows the data flow:
-// reference → registry → store → rootfs → spec → runtime → containers → CLI.
+// reference → registry → store → rootfs → spec → runtime → network → containers → CLI.
 import PackageDescription
 
 let package = Package(
@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         // C: the code that must run before any thread exists (user namespace entry).
         .target(name: "CNamespaces"),
+        // C: the network helper's children inside the container (TAP, connector) and libslirp via dlopen.
+        .target(name: "CNetwork"),
 
         .target(name: "SystemSupport", dependencies: ["CLinux"]),
         .target(name: "ImageReference"),
@@ -32,16 +34,17 @@ let package = Package(
         .target(name: "Rootfs", dependencies: ["ImageStore", "RuntimeSpec", "SystemSupport"]),
         .target(name: "RuntimeSpec", dependencies: ["ImageStore"]),
         .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces", "CSeccomp", "CCap"]),
-        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"]),
+        .target(name: "Network", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNetwork"]),
+        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Network", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"]),
         .target(name: "SwctrCLI", dependencies: [
             "Containers", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "Runtime", "ImageStore", "CNamespaces"]),
+        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "Runtime", "Network", "ImageStore", "CNamespaces"]),
 
         .testTarget(name: "ImageReferenceTests", dependencies: ["ImageReference"]),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"]),
-        .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime"]),
+        .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime", "Network"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
     ]
 )

@@ -444,7 +444,8 @@ def build(args):
                      % whiteout)], {"Env": [PATH_ENV], "Cmd": ["bash"]}))
 
     images.append(image("test/probe", "oci", [bb, probe_layer()], {
-        "Env": [PATH_ENV], "Cmd": ["sh"], "Volumes": {"/srv/data": {}}}))
+        "Env": [PATH_ENV], "Cmd": ["sh"], "Volumes": {"/srv/data": {}},
+        "ExposedPorts": {"7000/tcp": {}, "7001/udp": {}}}))
 
     work = Layer().dir("srv").dir("srv/work", 0o755).file("srv/work/marker", b"marker\n")
     images.append(image("test/config", "docker", [bb, gz_layer(work, "srv/work/marker")], {

@@ -1,6 +1,7 @@
 // probe: the test image's tool for trying what a container should not be able to do, and
-// reporting each attempt as one line "<what>: ok" or "<what>: <errno name>". Built statically
-// by make-test-images.py into test/probe.
+// reporting each attempt as one line "<what>: ok" or "<what>: <errno name>"; and small network
+// servers that print the client address they see. Built statically by make-test-images.py into
+// test/probe.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <dirent.h>
@@ -10,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -120,9 +124,82 @@ static int try_exe_attack(int seconds) {
     return report("exe-attack-write", written > 0 ? 0 : -1);
 }
 
+// A TCP echo server on 0.0.0.0:port: prints "peer ADDRESS:PORT" per connection (the address the
+// container sees), echoes every byte back; ends after `count` connections (0: never).
+static int tcp_echo(int port, int count) {
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (bind(listener, (struct sockaddr *)&address, sizeof address) || listen(listener, 512)) return report("tcp-listen", -1);
+    printf("listening %d\n", port);
+    fflush(stdout);
+    signal(SIGCHLD, SIG_IGN);
+    for (int served = 0; count == 0 || served < count; served++) {
+        struct sockaddr_in peer;
+        socklen_t length = sizeof peer;
+        int client = accept(listener, (struct sockaddr *)&peer, &length);
+        if (client < 0) continue;
+        printf("peer %s:%d\n", inet_ntoa(peer.sin_addr), ntohs(peer.sin_port));
+        fflush(stdout);
+        if (fork() == 0) {
+            char buffer[65536];
+            ssize_t n;
+            while ((n = read(client, buffer, sizeof buffer)) > 0) {
+                for (ssize_t done = 0; done < n;) {
+                    ssize_t w = write(client, buffer + done, (size_t)(n - done));
+                    if (w <= 0) _exit(1);
+                    done += w;
+                }
+            }
+            _exit(0);
+        }
+        close(client);
+    }
+    while (wait(NULL) > 0) {}
+    return 0;
+}
+
+// A UDP echo server: prints "peer ADDRESS:PORT" per datagram and sends it back.
+static int udp_echo(int port, int count) {
+    int sock = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (bind(sock, (struct sockaddr *)&address, sizeof address)) return report("udp-bind", -1);
+    printf("listening %d\n", port);
+    fflush(stdout);
+    for (int served = 0; count == 0 || served < count; served++) {
+        char buffer[65536];
+        struct sockaddr_in peer;
+        socklen_t length = sizeof peer;
+        ssize_t n = recvfrom(sock, buffer, sizeof buffer, 0, (struct sockaddr *)&peer, &length);
+        if (n < 0) continue;
+        printf("peer %s:%d\n", inet_ntoa(peer.sin_addr), ntohs(peer.sin_port));
+        fflush(stdout);
+        sendto(sock, buffer, (size_t)n, 0, (struct sockaddr *)&peer, length);
+    }
+    return 0;
+}
+
+// Sends one UDP datagram to HOST:PORT and prints the answer ("reply TEXT") or "reply timeout".
+static int udp_ask(const char *host, int port, const char *text) {
+    int sock = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, host, &address.sin_addr);
+    struct timeval wait = {.tv_sec = 5};
+    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    sendto(sock, text, strlen(text), 0, (struct sockaddr *)&address, sizeof address);
+    char buffer[2048];
+    ssize_t n = recv(sock, buffer, sizeof buffer - 1, 0);
+    if (n < 0) { printf("reply timeout\n"); return 1; }
+    buffer[n] = 0;
+    printf("reply %s\n", buffer);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: probe mount|unshare-user|keyctl|ptrace-foreign|exe-attack SECONDS|all\n");
+        fprintf(stderr, "usage: probe mount|unshare-user|keyctl|ptrace-foreign|exe-attack SECONDS|all\n"
+                        "       probe tcp-echo PORT [COUNT] | udp-echo PORT [COUNT] | udp-ask HOST PORT TEXT\n");
         return 2;
     }
     const char *what = argv[1];
@@ -131,6 +208,9 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "keyctl")) return try_keyctl();
     if (!strcmp(what, "ptrace-foreign")) return try_ptrace_foreign();
     if (!strcmp(what, "exe-attack")) return try_exe_attack(argc > 2 ? atoi(argv[2]) : 10);
+    if (!strcmp(what, "tcp-echo") && argc > 2) return tcp_echo(atoi(argv[2]), argc > 3 ? atoi(argv[3]) : 0);
+    if (!strcmp(what, "udp-echo") && argc > 2) return udp_echo(atoi(argv[2]), argc > 3 ? atoi(argv[3]) : 0);
+    if (!strcmp(what, "udp-ask") && argc > 4) return udp_ask(argv[2], atoi(argv[3]), argv[4]);
     if (!strcmp(what, "all")) {
         try_mount();
         try_unshare_user();

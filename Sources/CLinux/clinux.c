@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <net/if.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <spawn.h>
@@ -232,4 +233,21 @@ ssize_t swctr_sendfile(int to, int from, size_t length) { return sendfile(to, fr
 int swctr_seccomp_set_filter(const void *program, size_t instructions) {
     struct sock_fprog prog = { .len = (unsigned short)instructions, .filter = (struct sock_filter *)program };
     return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+int swctr_loopback_up(void) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strcpy(request.ifr_name, "lo");
+    int result = ioctl(sock, SIOCGIFFLAGS, &request);
+    if (result == 0 && !(request.ifr_flags & IFF_UP)) {
+        request.ifr_flags |= IFF_UP | IFF_RUNNING;
+        result = ioctl(sock, SIOCSIFFLAGS, &request);
+    }
+    int saved = errno;
+    close(sock);
+    errno = saved;
+    return result;
 }

@@ -1,6 +1,7 @@
 import CLinux
 import FoundationEssentials
 import Rootfs
+import Network
 import Runtime
 import RuntimeSpec
 import SystemSupport
@@ -23,14 +24,64 @@ public struct StartFailure: Error, UserFacingError {
 /// Starts a container's init from the spec `create` wrote, with the given stdio; returns once
 /// its command runs, with the pty master when it has a terminal.
 enum ContainerLauncher {
+    struct Launched {
+        let pid: ProcessID
+        let master: FileDescriptor?
+        let network: NetworkHelperProcess?
+
+        /// After the container has ended: reaps the network helper.
+        func finish() { network?.finish() }
+    }
+
     static func launch(_ record: ContainerRecord, context: ContainerContext,
-                       stdio: [Int32: FileDescriptor]) throws(RuntimeError) -> (pid: ProcessID, master: FileDescriptor?) {
-        let process = try NamespacedProcess.start(
-            arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
-            namespaces: namespaces(of: record), idMaps: try context.idMaps(for: record), stdio: stdio)
+                       stdio: [Int32: FileDescriptor]) throws(StartFailure) -> Launched {
+        // Ports first: one in use is an error before anything runs.
+        let network: NetworkStart
+        do { network = try NetworkStart(record: record) } catch { throw StartFailure(exitCode: 125, userMessage: error.message) }
+        let process: NamespacedProcess
+        do {
+            let idMaps = try context.idMaps(for: record)
+            process = try NamespacedProcess.start(
+                arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
+                namespaces: namespaces(of: record), idMaps: idMaps, stdio: stdio)
+        } catch {
+            network.abandon()
+            throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
+        }
+        let helper: NetworkHelperProcess?
+        var namespaces: [Int32: FileDescriptor] = [:]
+        defer { for (_, fd) in namespaces { fd.close() } }
+        do {
+            if network.needsHelper {
+                do { namespaces = try process.receiveNamespaces(count: 2) } catch {
+                    network.abandon()
+                    throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
+                }
+            }
+            helper = try network.start(containerPID: process.pid, namespaces: namespaces)
+        } catch let error as StartFailure {
+            kill(process.pid.rawValue, SIGKILL)
+            process.closeSync()
+            _ = try? ChildProcess.wait(process.pid)
+            throw error
+        } catch let error as NetworkError {
+            kill(process.pid.rawValue, SIGKILL)
+            process.closeSync()
+            _ = try? ChildProcess.wait(process.pid)
+            throw StartFailure(exitCode: 125, userMessage: error.message)
+        } catch {
+            throw StartFailure(exitCode: 125, userMessage: "\(error)")
+        }
+        PublishedPortsFile.write(network.boundPorts, directory: context.directory(of: record.id))
+        process.release()
         var master: FileDescriptor?
-        try process.waitForExec(onTerminal: { master = $0 })
-        return (process.pid, master)
+        do {
+            try process.waitForExec(onTerminal: { master = $0 })
+        } catch {
+            helper?.finish()
+            throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
+        }
+        return Launched(pid: process.pid, master: master, network: helper)
     }
 
     static func namespaces(of record: ContainerRecord) -> NamespaceSet {
@@ -140,7 +191,7 @@ public final class ContainerMonitor {
             do { stdio = try ContainerStdio.make(terminal: record.settings.process.terminal, interactive: record.settings.interactive) } catch {
                 fail(record, message: "cannot make the container's stdio: \(error.description)", code: 125, report: report)
             }
-            let launched: (pid: ProcessID, master: FileDescriptor?)
+            let launched: ContainerLauncher.Launched
             do {
                 launched = try ContainerLauncher.launch(record, context: context, stdio: stdio.childSide)
             } catch {
@@ -162,6 +213,7 @@ public final class ContainerMonitor {
                 "status": .text(ContainerStatus.exited.rawValue), "pid": .null,
                 "exit_code": .integer(Int64(status.shellCode)), "finished": .real(finished)])
             _ = try? ChildProcess.wait(launched.pid)
+            launched.finish()
             stdio.closeAll()
             launched.master?.close()
 

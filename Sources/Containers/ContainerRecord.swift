@@ -78,6 +78,13 @@ public struct ContainerSettings: Codable, Sendable {
     public var userNamespace: String?
     public var privileged: Bool?
     public var readOnlyRoot: Bool?
+    /// `-p` and `-P` as asked (host port 0: picked at each start).
+    public var publishedPorts: [PortMapping]?
+    /// `--dns`, `--dns-search`, `--dns-option`, `--add-host` (for inspect; the files are written at create).
+    public var dnsServers: [String]?
+    public var dnsSearch: [String]?
+    public var dnsOptions: [String]?
+    public var extraHosts: [String]?
 
     /// The named and anonymous volumes the container mounts.
     public var volumeNames: [String] {

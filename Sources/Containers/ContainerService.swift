@@ -2,6 +2,7 @@ import CLinux
 import FoundationEssentials
 import ImageReference
 import ImageStore
+import Network
 import Registry
 import Rootfs
 import Runtime
@@ -18,7 +19,7 @@ public struct CreateRequest: Sendable {
     public var process = ProcessOptions()
     public var interactive = false
     public var autoRemove = false
-    public var network: NetworkMode = .none
+    public var network = NetworkRequest()
     public var restartPolicy = RestartPolicy.never
     public var stopSignal: Int32 = SIGTERM
     public var stopTimeout = 10
@@ -163,14 +164,21 @@ public final class ContainerService {
         process.resourceLimits = request.resourceLimits
         process.additionalGroups = request.additionalGroups
         process.runsInit = request.runsInit
+        let network = try resolveNetwork(request.network, image: configuration.config?.ExposedPorts.map { Array($0.keys) } ?? [],
+                                         keepUserID: request.keepUserID)
         let mountRequests = try Self.mountRequests(request.mounts, imageVolumes: configuration.config?.Volumes.map { Array($0.keys) } ?? [])
         var settings = ContainerSettings(
-            image: request.image, imageID: image.id.description, process: process, hostname: hostname, network: request.network,
+            image: request.image, imageID: image.id.description, process: process, hostname: hostname, network: network.mode,
             interactive: request.interactive, autoRemove: request.autoRemove, restartPolicy: request.restartPolicy,
             stopSignal: request.stopSignal, stopTimeout: request.stopTimeout, logMaxSize: request.logMaxSize)
         settings.userNamespace = request.keepUserID ? "keep-id" : nil
         settings.privileged = request.privileged ? true : nil
         settings.readOnlyRoot = request.readOnlyRoot ? true : nil
+        settings.publishedPorts = network.publishedPorts.isEmpty ? nil : network.publishedPorts
+        settings.dnsServers = network.dnsServers.isEmpty ? nil : network.dnsServers
+        settings.dnsSearch = network.dnsSearch.isEmpty ? nil : network.dnsSearch
+        settings.dnsOptions = network.dnsOptions.isEmpty ? nil : network.dnsOptions
+        settings.extraHosts = network.extraHosts.isEmpty ? nil : network.extraHosts
 
         guard let lock = try ContainerLock.acquire(runtime: context.runtime, id: id) else { throw ContainerError.busy(id) }
         var keep = false
@@ -195,9 +203,12 @@ public final class ContainerService {
                 try database.update(id: id, set: ["settings": .text(String(decoding: try JSONEncoder().encode(record.settings), as: UTF8.self))])
             }
             try directory.create()
-            let files = try directory.writeNetworkFiles(hostname: hostname, hostNetwork: request.network == .host)
+            let files = try directory.writeNetworkFiles(
+                hostname: hostname, hosts: NetworkFiles.hosts(hostname: hostname, mode: network.mode, extraHosts: network.extraHosts),
+                resolvConf: NetworkFiles.resolvConf(mode: network.mode, request: network,
+                                                    hostResolvConf: (try? FileSystem.readText(HostResolver.path)) ?? ""))
             var spec = ContainerSpec(process: process, rootfs: directory.overlayPlan(layers: store.layerDirectories(of: image)),
-                                     hostname: hostname, network: request.network, generatedFiles: files)
+                                     hostname: hostname, network: network.mode, generatedFiles: files)
             spec.mounts = mounts
             if let program = try SeccompProgramCache(context: context).program(for: process) {
                 try FileSystem.writeAtomically(directory.seccompProgramPath, program, mode: 0o600)
@@ -224,6 +235,33 @@ public final class ContainerService {
         record.status = .created
         keep = keepLock
         return (record, keepLock ? lock : nil)
+    }
+
+    /// Checks the network flags against each other and the image: `-P` publishes the image's
+    /// `ExposedPorts` on host ports picked at start; `container:NAME` becomes the container's id.
+    func resolveNetwork(_ request: NetworkRequest, image exposed: [String], keepUserID: Bool) throws -> NetworkRequest {
+        var resolved = request
+        if request.publishAll {
+            for entry in exposed.sorted() {
+                let (port, transport) = entry.splitPort()
+                guard let number = Int(port), (1...65535).contains(number) else { continue }
+                let mapping = PortMapping(hostPort: 0, containerPort: number, transport: PortMapping.TransportProtocol(rawValue: transport) ?? .tcp)
+                if !resolved.publishedPorts.contains(where: { $0.containerPort == mapping.containerPort && $0.transport == mapping.transport }) {
+                    resolved.publishedPorts.append(mapping)
+                }
+            }
+        }
+        switch request.mode {
+        case .slirp:
+            break
+        case .container(let target):
+            if keepUserID { throw NetworkRequestError.containerNetworkWithUserNamespace }
+            resolved.mode = .container(try find(target).id)
+            fallthrough
+        case .none, .host:
+            if !resolved.publishedPorts.isEmpty { throw NetworkRequestError.portsNeedSlirp(request.mode) }
+        }
+        return resolved
     }
 
     /// The user's mounts plus an anonymous volume for each of the image's `Volumes` that no user
@@ -421,5 +459,13 @@ public final class ContainerService {
         guard ContainerNames.isValid(name) else { throw ContainerError.invalidName(name) }
         let record = try find(text)
         try database.rename(id: record.id, to: name)
+    }
+}
+
+extension String {
+    /// "80/tcp" → ("80", "tcp"); "80" → ("80", "tcp").
+    func splitPort() -> (String, String) {
+        guard let slash = firstIndex(of: "/") else { return (self, "tcp") }
+        return (String(self[..<slash]), String(self[index(after: slash)...]).lowercased())
     }
 }

@@ -36,7 +36,7 @@ extension ContainerService {
         }
         ForwardedSignals.block()
         defer { ForwardedSignals.unblock() }
-        let launched: (pid: ProcessID, master: FileDescriptor?)
+        let launched: ContainerLauncher.Launched
         do {
             launched = try ContainerLauncher.launch(record, context: context, stdio: stdio)
         } catch {
@@ -56,6 +56,7 @@ extension ContainerService {
             "status": .text(ContainerStatus.exited.rawValue), "pid": .null,
             "exit_code": .integer(Int64(status.shellCode)), "finished": .real(Timestamp.now)])
         _ = try? ChildProcess.wait(launched.pid)
+        launched.finish()
         if record.settings.autoRemove { try? removeLocked(record.id) }
         return status.shellCode
     }

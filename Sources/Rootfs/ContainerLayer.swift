@@ -40,13 +40,10 @@ public struct ContainerDirectory: Sendable {
     }
 
     /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
-    public func writeNetworkFiles(hostname: String, hostNetwork: Bool) throws(SystemCallError) -> [GeneratedFile] {
+    public func writeNetworkFiles(hostname: String, hosts: String, resolvConf: String) throws(SystemCallError) -> [GeneratedFile] {
         try FileSystem.writeAtomically(hostnameFile, hostname + "\n")
-        var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-        if !hostNetwork { hosts += "127.0.1.1\t\(hostname)\n" }
         try FileSystem.writeAtomically(hostsFile, hosts)
-        let resolv = (try? FileSystem.readText("/etc/resolv.conf")) ?? ""
-        try FileSystem.writeAtomically(resolvConfFile, resolv)
+        try FileSystem.writeAtomically(resolvConfFile, resolvConf)
         return [
             GeneratedFile(hostPath: hostnameFile, containerPath: "etc/hostname"),
             GeneratedFile(hostPath: hostsFile, containerPath: "etc/hosts"),

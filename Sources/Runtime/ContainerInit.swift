@@ -49,6 +49,21 @@ public struct ContainerInit {
         if !spec.hostname.isEmpty && sethostname(spec.hostname, spec.hostname.utf8.count) != 0 {
             channel.fail("sethostname \(spec.hostname)", errno: errno)
         }
+        if spec.network.needsNamespace && swctr_loopback_up() != 0 {
+            channel.fail("bring up the loopback interface", errno: errno)
+        }
+        if case .slirp = spec.network {
+            // The network helper enters through these (this process is undumpable, so the host
+            // side could not open its /proc/PID/ns).
+            for (flag, name) in [(NamespaceSet.user.rawValue, "user"), (NamespaceSet.network.rawValue, "net")] {
+                let fd = open("/proc/self/ns/" + name, O_RDONLY | O_CLOEXEC)
+                if fd < 0 { channel.fail("open /proc/self/ns/\(name)", errno: errno) }
+                channel.send(type: Int(SWCTR_SYNC_NAMESPACE), value: flag, fd: fd)
+                close(fd)
+            }
+        }
+        // The parent starts what the container needs around it (the network helper) meanwhile.
+        channel.waitForGo()
         ProcessLauncher(process: spec.process, channel: channel, seccompProgram: seccompProgram).launch()
     }
 

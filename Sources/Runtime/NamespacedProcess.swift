@@ -88,6 +88,33 @@ public final class NamespacedProcess {
         }
     }
 
+    /// Receives the namespace fds the container's init sends (SWCTR_SYNC_NAMESPACE), keyed by
+    /// CLONE_NEW* flag: `count` of them.
+    public func receiveNamespaces(count: Int) throws(RuntimeError) -> [Int32: FileDescriptor] {
+        var namespaces: [Int32: FileDescriptor] = [:]
+        while namespaces.count < count {
+            guard let (message, fd) = receive() else { throw .childVanished((try? ChildProcess.wait(pid)) ?? .exited(125)) }
+            if message.type == UInt32(SWCTR_SYNC_ERROR) {
+                fd?.close()
+                _ = try? ChildProcess.wait(pid)
+                throw .initFailed(step: Self.text(of: message), errno: message.value)
+            }
+            guard message.type == UInt32(SWCTR_SYNC_NAMESPACE), let fd else {
+                fd?.close()
+                for (_, open) in namespaces { open.close() }
+                throw .namespaceSetup(step: "handshake (expected a namespace, got message \(message.type))", errno: EPROTO)
+            }
+            namespaces[message.value] = fd
+        }
+        return namespaces
+    }
+
+    /// Tells a container's init, waiting after its mounts, to run its command (once what must
+    /// exist around it, such as the network, does).
+    public func release() {
+        send(UInt32(SWCTR_SYNC_GO))
+    }
+
     private func takeSync() -> FileDescriptor {
         closed = true
         return sync
@@ -178,6 +205,18 @@ public struct RoleChannel {
             if passing >= 0 { return swctr_send_fd(fd, passing, raw.baseAddress, raw.count) }
             return Int32(Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)))
         }
+    }
+
+    /// Waits for the parent's go-ahead (SWCTR_SYNC_GO); ends the process if the parent gives up
+    /// or goes away.
+    public func waitForGo() {
+        var message = swctr_sync_message()
+        let n = withUnsafeMutableBytes(of: &message) { raw in
+            var received: Int
+            repeat { received = recv(fd, raw.baseAddress, raw.count, 0) } while received < 0 && errno == EINTR
+            return received
+        }
+        if n != MemoryLayout<swctr_sync_message>.size || message.type != UInt32(SWCTR_SYNC_GO) { _exit(1) }
     }
 
     /// Reports a failed step to the parent and ends the process.

@@ -104,15 +104,6 @@ public struct RootfsPlan: Codable, Sendable {
     }
 }
 
-public enum NetworkMode: String, Codable, Sendable {
-    /// A network namespace with only loopback.
-    case none
-    /// The host's network namespace.
-    case host
-
-    public var needsNamespace: Bool { self == .none }
-}
-
 public struct GeneratedFile: Codable, Sendable {
     public var hostPath: String
     public var containerPath: String

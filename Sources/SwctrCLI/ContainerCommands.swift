@@ -31,14 +31,29 @@ struct Port: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List a container's published ports.")
 
     @Argument(help: "The container.") var container: String
+    @Argument(help: "Only this container port: PORT[/tcp|/udp].") var port: String?
 
     func run() throws {
+        let service: ContainerService
+        let record: ContainerRecord
         do {
-            // Published ports arrive with the slirp network; until then a container has none.
-            _ = try Session.containerService().find(container)
+            service = try Session.containerService()
+            record = try service.find(container)
         } catch {
             throw fail(error, exitCode: 1)
         }
+        guard record.status == .running else { return }
+        var ports = PublishedPortsFile.read(record, context: service.context)
+        if let port {
+            let (number, transport) = port.contains("/") ? (String(port.split(separator: "/")[0]), String(port.split(separator: "/")[1])) : (port, "tcp")
+            ports = ports.filter { String($0.containerPort) == number && $0.transport.rawValue == transport }
+            guard !ports.isEmpty else {
+                throw fail(CLIError("no public port \(number)/\(transport) published for \(container)"), exitCode: 1)
+            }
+            for mapping in ports { print("\(mapping.hostIP.isEmpty ? "0.0.0.0" : mapping.hostIP):\(mapping.hostPort)") }
+            return
+        }
+        for mapping in ports { print(mapping.description) }
     }
 }
 

@@ -35,8 +35,26 @@ struct CreateOptions: ParsableArguments {
     @Option(name: [.customShort("h"), .long], help: "Container host name.")
     var hostname: String?
 
-    @Option(help: "Network: none (loopback only, the default for now) or host.")
-    var network: String = "none"
+    @Option(name: [.long, .customLong("net")], help: "Network: slirp[:allow_host_loopback=true,mtu=N,enable_ipv6=BOOL] (the default), none, host or container:NAME.")
+    var network: String = "slirp"
+
+    @Option(name: [.customShort("p"), .long], help: "Publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp] (ranges allowed).")
+    var publish: [String] = []
+
+    @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish the image's exposed ports on free host ports.")
+    var publishAll = false
+
+    @Option(help: "DNS server for the container's resolv.conf (default: 10.0.2.3, which forwards to the host's).")
+    var dns: [String] = []
+
+    @Option(name: .customLong("dns-search"), help: "DNS search domain (\".\" for none).")
+    var dnsSearch: [String] = []
+
+    @Option(name: .customLong("dns-option"), help: "DNS resolver option (resolv.conf options).")
+    var dnsOption: [String] = []
+
+    @Option(name: .customLong("add-host"), help: "Add NAME:IP to /etc/hosts (IP may be host-gateway).")
+    var addHost: [String] = []
 
     @Option(help: "Restart policy: no, on-failure[:max-retries], always, unless-stopped.")
     var restart: String = "no"
@@ -92,9 +110,7 @@ struct CreateOptions: ParsableArguments {
     @OptionGroup var tls: TLSOptions
 
     func validate() throws {
-        guard NetworkMode(rawValue: network) != nil else {
-            throw ValidationError("unknown network mode \"\(network)\": use none or host")
-        }
+        if case .failure(let error) = parsedNetwork() { throw ValidationError(error.message) }
         guard RestartPolicy(parsing: restart) != nil else {
             throw ValidationError("invalid restart policy \"\(restart)\": use no, on-failure[:N], always or unless-stopped")
         }
@@ -205,7 +221,7 @@ struct CreateOptions: ParsableArguments {
         request.name = name
         request.autoRemove = rm
         request.interactive = interactive
-        request.network = NetworkMode(rawValue: network) ?? .none
+        request.network = try networkRequest()
         request.tlsVerify = tls.tlsVerify
         request.restartPolicy = RestartPolicy(parsing: restart) ?? .never
         request.stopSignal = SignalName.parse(stopSignal) ?? SIGTERM
@@ -218,6 +234,30 @@ struct CreateOptions: ParsableArguments {
         request.process.user = user
         request.process.terminal = tty
         request.process.hostname = hostname
+        return request
+    }
+
+    /// `--network` and `-p` parsed.
+    func parsedNetwork() -> Result<NetworkRequest, NetworkOptionError> {
+        Result { () throws(NetworkOptionError) -> NetworkRequest in
+            var request = NetworkRequest()
+            request.mode = try NetworkMode(parsing: network)
+            for text in publish { request.publishedPorts += try PortMapping.parse(text) }
+            return request
+        }
+    }
+
+    func networkRequest() throws -> NetworkRequest {
+        var request: NetworkRequest
+        switch parsedNetwork() {
+        case .success(let parsed): request = parsed
+        case .failure(let error): throw CLIError(error.message)
+        }
+        request.publishAll = publishAll
+        request.dnsServers = dns
+        request.dnsSearch = dnsSearch
+        request.dnsOptions = dnsOption
+        request.extraHosts = addHost
         return request
     }
 }

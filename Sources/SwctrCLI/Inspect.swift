@@ -19,16 +19,20 @@ struct ContainerInspection: Encodable {
         let NetworkMode: String, RestartPolicy: RestartPolicyInfo, AutoRemove: Bool, LogConfig: LogConfig
         let Privileged: Bool, ReadonlyRootfs: Bool, CapAdd: [String], SecurityOpt: [String], UsernsMode: String, Init: Bool
         let GroupAdd: [String], Ulimits: [UlimitInfo]
+        let PortBindings: [String: [PortBinding]], Dns: [String], DnsSearch: [String], DnsOptions: [String], ExtraHosts: [String]
     }
+    struct PortBinding: Encodable { let HostIp: String, HostPort: String }
     struct UlimitInfo: Encodable { let Name: String, Soft: Int64, Hard: Int64 }
-    struct NetworkSettingsInfo: Encodable { let Ports: [String: String] }
+    struct NetworkSettingsInfo: Encodable {
+        let IPAddress: String, Gateway: String, IPPrefixLen: Int, MacAddress: String, Ports: [String: [PortBinding]]
+    }
     struct Mount: Encodable { let `Type`: String, Name: String?, Source: String, Destination: String, RW: Bool, Mode: String }
 
     let Id: String, Created: String, Path: String, Args: [String], State: StateInfo, Image: String, ImageName: String
     let Name: String, RestartCount: Int, LogPath: String, Config: ConfigInfo, HostConfig: HostConfigInfo
     let Mounts: [Mount], NetworkSettings: NetworkSettingsInfo
 
-    init(_ record: ContainerRecord, logPath: String, volumesRoot: String) {
+    init(_ record: ContainerRecord, logPath: String, volumesRoot: String, ports: [PortMapping]) {
         let settings = record.settings
         let zeroTime = "0001-01-01T00:00:00Z"
         Id = record.id
@@ -46,7 +50,12 @@ struct ContainerInspection: Encodable {
         self.Config = ConfigInfo(Hostname: settings.hostname, User: settings.process.user, Env: settings.process.environment, Cmd: settings.process.arguments,
                        Image: settings.image, WorkingDir: settings.process.workingDirectory, Tty: settings.process.terminal,
                        OpenStdin: settings.interactive, StopSignal: SignalName.name(of: settings.stopSignal), StopTimeout: settings.stopTimeout)
-        self.HostConfig = HostConfigInfo(NetworkMode: settings.network.rawValue,
+        func bindings(_ mappings: [PortMapping]) -> [String: [PortBinding]] {
+            Dictionary(grouping: mappings, by: { "\($0.containerPort)/\($0.transport.rawValue)" }).mapValues { group in
+                group.map { PortBinding(HostIp: $0.hostIP, HostPort: $0.hostPort == 0 ? "" : String($0.hostPort)) }
+            }
+        }
+        self.HostConfig = HostConfigInfo(NetworkMode: settings.network.text,
                            RestartPolicy: RestartPolicyInfo(Name: settings.restartPolicy.kind.rawValue, MaximumRetryCount: settings.restartPolicy.maximumRetries),
                            AutoRemove: settings.autoRemove, LogConfig: LogConfig(Type: "json-file", Config: ["max-size": String(settings.logMaxSize)]),
                            Privileged: settings.privileged ?? false, ReadonlyRootfs: settings.readOnlyRoot ?? false,
@@ -57,7 +66,9 @@ struct ContainerInspection: Encodable {
                            GroupAdd: settings.process.additionalGroups,
                            Ulimits: settings.process.resourceLimits.map {
                                UlimitInfo(Name: $0.name, Soft: $0.soft == UInt64.max ? -1 : Int64($0.soft), Hard: $0.hard == UInt64.max ? -1 : Int64($0.hard))
-                           })
+                           },
+                           PortBindings: bindings(settings.publishedPorts ?? []), Dns: settings.dnsServers ?? [],
+                           DnsSearch: settings.dnsSearch ?? [], DnsOptions: settings.dnsOptions ?? [], ExtraHosts: settings.extraHosts ?? [])
         Mounts = (settings.mounts ?? []).map { mount in
             switch mount.kind {
             case .volume:
@@ -70,7 +81,12 @@ struct ContainerInspection: Encodable {
                 return Mount(Type: "tmpfs", Name: nil, Source: "", Destination: mount.destination, RW: !mount.readOnly, Mode: "")
             }
         }
-        self.NetworkSettings = NetworkSettingsInfo(Ports: [:])
+        if case .slirp = settings.network {
+            NetworkSettings = NetworkSettingsInfo(IPAddress: SlirpAddresses.container, Gateway: SlirpAddresses.gateway, IPPrefixLen: 24,
+                                                  MacAddress: "02:53:57:00:02:64", Ports: record.status == .running ? bindings(ports) : [:])
+        } else {
+            NetworkSettings = NetworkSettingsInfo(IPAddress: "", Gateway: "", IPPrefixLen: 0, MacAddress: "", Ports: [:])
+        }
     }
 }
 
@@ -92,7 +108,8 @@ struct Inspect: ParsableCommand {
             do {
                 let record = try service.find(name)
                 documents.append(ContainerInspection(record, logPath: service.context.directory(of: record.id).logPath,
-                                                     volumesRoot: service.context.layout.root + "/volumes"))
+                                                     volumesRoot: service.context.layout.root + "/volumes",
+                                                     ports: PublishedPortsFile.read(record, context: service.context)))
             } catch {
                 _ = fail(error, exitCode: 1)
                 failed = true

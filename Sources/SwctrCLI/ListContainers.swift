@@ -55,7 +55,11 @@ struct ListContainers: ParsableCommand {
 
     func run() throws {
         let records: [ContainerRecord]
-        do { records = try Session.containerService().list() } catch { throw fail(error, exitCode: 125) }
+        let service: ContainerService
+        do {
+            service = try Session.containerService()
+            records = try service.list()
+        } catch { throw fail(error, exitCode: 125) }
         let shown = records.filter { (all || !filter.isEmpty || $0.isRunning) && matches($0) }
         if quiet {
             for record in shown { print(noTrunc ? record.id : record.shortID) }
@@ -63,7 +67,7 @@ struct ListContainers: ParsableCommand {
         }
         if format == "json" {
             for record in shown {
-                let line = ContainerPresentation.psJSON(record)
+                let line = ContainerPresentation.psJSON(record, context: service.context)
                 print(String(decoding: (try? JSONEncoder().encode(line)) ?? Data(), as: UTF8.self))
             }
             return
@@ -74,7 +78,8 @@ struct ListContainers: ParsableCommand {
             var command = record.settings.process.arguments.joined(separator: " ")
             if !noTrunc && command.count > 20 { command = String(command.prefix(19)) + "…" }
             rows.append([noTrunc ? record.id : record.shortID, record.settings.image, "\"\(command)\"",
-                         Timestamp.humanDuration(now - record.created) + " ago", ContainerPresentation.status(record, now: now), "", record.name])
+                         Timestamp.humanDuration(now - record.created) + " ago", ContainerPresentation.status(record, now: now),
+                         ContainerPresentation.ports(record, context: service.context), record.name])
         }
         printTable(rows)
     }
@@ -82,6 +87,14 @@ struct ListContainers: ParsableCommand {
 
 /// How containers are shown: Docker's status words and JSON shapes.
 enum ContainerPresentation {
+    /// `0.0.0.0:8080->80/tcp, …` while it runs, as `docker ps` shows them.
+    static func ports(_ record: ContainerRecord, context: ContainerContext) -> String {
+        guard record.status == .running else { return "" }
+        return PublishedPortsFile.read(record, context: context).map {
+            "\($0.hostIP.isEmpty ? "0.0.0.0" : $0.hostIP):\($0.hostPort)->\($0.containerPort)/\($0.transport.rawValue)"
+        }.joined(separator: ", ")
+    }
+
     static func dockerState(_ record: ContainerRecord) -> String {
         switch record.status {
         case .creating, .created: return "created"
@@ -106,10 +119,10 @@ enum ContainerPresentation {
         let ExitCode: Int32, Names: String, Ports: String, Pid: Int32
     }
 
-    static func psJSON(_ record: ContainerRecord) -> PSLine {
+    static func psJSON(_ record: ContainerRecord, context: ContainerContext) -> PSLine {
         PSLine(ID: record.id, Image: record.settings.image, ImageID: record.settings.imageID,
                Command: record.settings.process.arguments.joined(separator: " "), CreatedAt: Timestamp.rfc3339(record.created),
                State: dockerState(record), Status: status(record, now: Timestamp.now), ExitCode: record.exitCode ?? 0,
-               Names: record.name, Ports: "", Pid: record.pid ?? 0)
+               Names: record.name, Ports: ports(record, context: context), Pid: record.pid ?? 0)
     }
 }

@@ -2,6 +2,7 @@
 // dispatched before argument parsing; by then the pre-exec stage in CNamespaces has already put
 // the process in its namespaces.
 import Containers
+import Network
 import Runtime
 import SwctrCLI
 
@@ -24,6 +25,8 @@ if arguments.count >= 2 {
         ContainerCopyRole.main(arguments: roleArguments)
     case ContainerExec.roleName:
         ContainerExec.main(processJSON: roleArguments.first ?? "", program: roleArguments.count > 1 ? roleArguments[1] : "")
+    case NetworkHelper.roleName:
+        NetworkHelper.main(arguments: roleArguments)
     case UserNamespaceTools.unpackRole:
         UserNamespaceTools.unpackRoleMain(roleArguments)
     case UserNamespaceTools.removeRole:

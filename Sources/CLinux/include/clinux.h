@@ -7,6 +7,8 @@
 #include <signal.h>
 
 int swctr_pipe2(int fds[2], int flags);
+/// Sets IFF_UP on "lo" in this process's network namespace: 0, or -1/errno.
+int swctr_loopback_up(void);
 ssize_t swctr_copy_file_range(int from, int to, size_t length);
 int swctr_memfd_create(const char *name, unsigned int flags);
 /// Adds every write-preventing seal (and F_SEAL_SEAL) to a memfd.

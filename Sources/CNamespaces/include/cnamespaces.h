@@ -23,6 +23,8 @@ enum {
     SWCTR_SYNC_TTY = 5,           // child → parent: carries the pty master fd (SCM_RIGHTS)
     SWCTR_SYNC_EXEC_ERROR = 6,    // child → parent: value = errno of execve, text = the command
     SWCTR_SYNC_ABORT = 7,         // parent → child: give up
+    SWCTR_SYNC_GO = 8,            // parent → container init: the network is up, run the command
+    SWCTR_SYNC_NAMESPACE = 9,     // container init → parent: value = CLONE_NEW*, carries that namespace's fd
 };
 
 struct swctr_sync_message {

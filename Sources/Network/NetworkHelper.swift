@@ -1,0 +1,169 @@
+import CLinux
+import CNetwork
+import FoundationEssentials
+import RuntimeSpec
+import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum NetworkError: Error, Equatable, Sendable {
+    case slirpUnavailable(String)
+    case portInUse(PortMapping)
+    case portNotAllowed(PortMapping, lowest: Int)
+    case bindFailed(PortMapping, errno: Int32)
+    case setup(step: String, errno: Int32)
+    case helperFailed(String)
+
+    public var message: String {
+        switch self {
+        case .slirpUnavailable(let why):
+            return "the slirp network needs libslirp (\(why)): install it (apt install libslirp0) or use --network none"
+        case .portInUse(let mapping):
+            return "cannot publish \(Self.describe(mapping)): the host port is already in use; choose another host port (-p OTHER:\(mapping.containerPort))"
+        case .portNotAllowed(let mapping, let lowest):
+            return "cannot publish \(Self.describe(mapping)): ports below \(lowest) need privileges; use a higher host port or lower net.ipv4.ip_unprivileged_port_start"
+        case .bindFailed(let mapping, let code):
+            return "cannot publish \(Self.describe(mapping)): \(String(cString: strerror(code)))"
+        case .setup(let step, let code):
+            return "network setup failed: \(step): \(String(cString: strerror(code)))"
+        case .helperFailed(let message):
+            return "network setup failed: \(message)"
+        }
+    }
+
+    static func describe(_ mapping: PortMapping) -> String {
+        "\(mapping.hostIP.isEmpty ? "0.0.0.0" : mapping.hostIP):\(mapping.hostPort)/\(mapping.transport.rawValue)"
+    }
+}
+
+/// What the starting side tells the helper (argv, as JSON).
+public struct NetworkHelperConfiguration: Codable, Sendable {
+    public var containerPID: Int32
+    public var allowHostLoopback: Bool
+    public var mtu: Int
+    public var ipv6: Bool
+    /// The published ports, in the order of their listening sockets (fds 6, 7, …).
+    public var ports: [PortMapping]
+    /// The host's resolver configuration, whose nameservers answer the container's DNS.
+    public var resolvConfPath: String
+}
+
+/// The network helper: `swctr __net CONFIG`. It makes tap0 inside the container, then stays on
+/// the host side carrying the container's traffic to host sockets until the container's init ends.
+public enum NetworkHelper {
+    public static let roleName = "__net"
+    static let readyFD: Int32 = 3
+    static let userNamespaceFD: Int32 = 4
+    static let networkNamespaceFD: Int32 = 5
+    static let firstListenerFD: Int32 = 6
+
+    public static func main(arguments: [String]) -> Never {
+        let ready = FileDescriptor(rawValue: readyFD)
+        _ = fcntl(readyFD, F_SETFD, FD_CLOEXEC)
+        func giveUp(_ message: String) -> Never {
+            try? ready.writeAll("error " + message + "\n")
+            _exit(1)
+        }
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
+        guard let text = arguments.first,
+              let configuration = try? JSONDecoder().decode(NetworkHelperConfiguration.self, from: Data(text.utf8)) else {
+            giveUp("the network helper was started without its configuration")
+        }
+        let pidfd = swctr_pidfd_open(configuration.containerPID)
+        guard pidfd >= 0 else { giveUp("the container's init is gone") }
+
+        var tapConfig = swctr_tap_config()
+        withUnsafeMutableBytes(of: &tapConfig.name) { raw in
+            let name = Array(SlirpAddresses.interface.utf8)
+            raw.copyBytes(from: name)
+            raw[name.count] = 0
+        }
+        tapConfig.mtu = Int32(configuration.mtu)
+        withUnsafeMutableBytes(of: &tapConfig.mac) { $0.copyBytes(from: LinkAddress.container) }
+        tapConfig.address = SlirpEngine.address(SlirpAddresses.container)
+        tapConfig.netmask = SlirpEngine.address(SlirpAddresses.netmask)
+        tapConfig.gateway = SlirpEngine.address(SlirpAddresses.gateway)
+        if configuration.ipv6 {
+            tapConfig.ipv6 = 1
+            tapConfig.address6 = SlirpEngine.address6(SlirpAddresses.container6)
+            tapConfig.prefix6 = 64
+            tapConfig.gateway6 = SlirpEngine.address6(SlirpAddresses.gateway6)
+        }
+        var error = [CChar](repeating: 0, count: 256)
+        let tap = swctr_net_open_tap(userNamespaceFD, networkNamespaceFD, &tapConfig, &error, error.count)
+        guard tap >= 0 else { giveUp("\(cText(error)): \(String(cString: strerror(errno)))") }
+        _ = fcntl(tap, F_SETFL, fcntl(tap, F_GETFL) | O_NONBLOCK)
+
+        var connector: Int32 = -1
+        if configuration.ports.contains(where: { $0.transport == .tcp }) {
+            var child: pid_t = 0
+            connector = swctr_net_start_connector(userNamespaceFD, networkNamespaceFD, &child, &error, error.count)
+            guard connector >= 0 else { giveUp("\(cText(error)): \(String(cString: strerror(errno)))") }
+        }
+        let polls = PollSet()
+        let engine: SlirpEngine
+        do {
+            engine = try SlirpEngine(tap: tap, polls: polls, settings: .init(
+                allowHostLoopback: configuration.allowHostLoopback, mtu: configuration.mtu, ipv6: configuration.ipv6))
+        } catch {
+            giveUp(error.message)
+        }
+        let send: ([UInt8]) -> Void = { frame in _ = frame.withUnsafeBytes { write(tap, $0.baseAddress, $0.count) } }
+        let resolvConf = (try? FileSystem.readText(configuration.resolvConfPath)) ?? ""
+        let dns = DNSForwarder(server: IPv4(SlirpAddresses.dns)!, resolvConf: resolvConf, send: send)
+        let listeners = configuration.ports.enumerated().map { (FileDescriptor(rawValue: firstListenerFD + Int32($0.offset)), $0.element) }
+        let ports = PortForwarder(listeners: listeners, connector: connector, container: IPv4(SlirpAddresses.container)!,
+                                  gateway: IPv4(SlirpAddresses.gateway)!, send: send)
+        try? ready.writeAll("ok\n")
+        ready.close()
+
+        Loop(tap: tap, pidfd: pidfd, polls: polls, engine: engine, dns: dns, ports: ports).run()
+        dns.closeAll()
+        ports.closeAll()
+        _exit(0)
+    }
+
+    /// One poll(2) per turn over the TAP, the container's pidfd, the published ports, pending DNS
+    /// queries and libslirp's sockets.
+    struct Loop {
+        let tap: Int32
+        let pidfd: Int32
+        let polls: PollSet
+        let engine: SlirpEngine
+        let dns: DNSForwarder
+        let ports: PortForwarder
+
+        func run() {
+            var frame = [UInt8](repeating: 0, count: 65536 + 64)
+            while true {
+                polls.entries.removeAll(keepingCapacity: true)
+                let tapIndex = polls.add(tap, Int16(POLLIN))
+                let pidIndex = polls.add(pidfd, Int16(POLLIN))
+                ports.addPolls(polls)
+                dns.addPolls(polls)
+                let now = SlirpEngine.nowNanoseconds() / 1_000_000
+                let timeout = engine.fill(timeout: min(dns.timeout(now: now), 60_000))
+                let result = poll(&polls.entries, nfds_t(polls.entries.count), timeout)
+                if result < 0 && errno != EINTR { return }
+                if polls.revents(pidIndex) != 0 { return }
+                engine.dispatch(pollFailed: result < 0)
+                if polls.revents(tapIndex) & Int16(POLLIN) != 0 {
+                    // A bounded batch per turn, so sockets get their share.
+                    for _ in 0..<256 {
+                        let n = frame.withUnsafeMutableBytes { swctr_net_read_frame(tap, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), $0.count) }
+                        if n <= 0 { if n < 0 { return }; break }
+                        frame.withUnsafeBytes { raw in
+                            let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                            if let udp = UDPFrame(bytes), dns.intercept(udp, bytes: bytes) || ports.intercept(udp, bytes: bytes) { return }
+                            engine.input(bytes)
+                        }
+                    }
+                }
+                ports.serve(polls)
+                dns.serve(polls)
+            }
+        }
+    }
+}

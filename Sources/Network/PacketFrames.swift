@@ -1,0 +1,100 @@
+// The few Ethernet/IPv4/UDP frames the helper reads or writes itself (DNS answers and published
+// UDP ports); everything else goes to libslirp untouched.
+
+/// An IPv4 address in host byte order.
+public struct IPv4: Hashable, Sendable, CustomStringConvertible {
+    public var value: UInt32
+
+    public init(_ value: UInt32) { self.value = value }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
+        guard parts.count == 4 else { return nil }
+        value = parts.reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    public var description: String {
+        "\(value >> 24).\(value >> 16 & 0xff).\(value >> 8 & 0xff).\(value & 0xff)"
+    }
+
+    public var isLoopback: Bool { value >> 24 == 127 }
+}
+
+/// Hardware addresses on the container's link.
+enum LinkAddress {
+    /// What the helper gives tap0 (locally administered).
+    static let container: [UInt8] = [0x02, 0x53, 0x57, 0x00, 0x02, 0x64]
+    /// What libslirp answers ARP with for its own addresses: 52:55 then the IPv4 address.
+    static func slirp(_ address: IPv4) -> [UInt8] {
+        [0x52, 0x55, UInt8(address.value >> 24), UInt8(address.value >> 16 & 0xff),
+         UInt8(address.value >> 8 & 0xff), UInt8(address.value & 0xff)]
+    }
+}
+
+/// An IPv4 UDP datagram seen in an Ethernet frame (no options beyond the header length, not a fragment).
+struct UDPFrame {
+    static let ethernetHeader = 14
+    static let udpHeader = 8
+
+    var sourceMAC: [UInt8]
+    var source: IPv4
+    var sourcePort: UInt16
+    var destination: IPv4
+    var destinationPort: UInt16
+    /// Where the UDP payload lies in the frame.
+    var payload: Range<Int>
+
+    /// Parses `frame` when it is an unfragmented IPv4 UDP datagram; nil otherwise (cheaply).
+    init?(_ frame: UnsafeRawBufferPointer) {
+        guard frame.count >= Self.ethernetHeader + 20 + Self.udpHeader,
+              frame[12] == 0x08, frame[13] == 0x00 else { return nil }
+        let ip = Self.ethernetHeader
+        guard frame[ip] >> 4 == 4, frame[ip + 9] == 17 else { return nil }
+        let headerLength = Int(frame[ip] & 0x0f) * 4
+        // More-fragments flag or a fragment offset: not ours to take apart.
+        guard headerLength >= 20, frame[ip + 6] & 0x3f == 0, frame[ip + 7] == 0 else { return nil }
+        let totalLength = Int(frame[ip + 2]) << 8 | Int(frame[ip + 3])
+        let udp = ip + headerLength
+        guard totalLength >= headerLength + Self.udpHeader, ip + totalLength <= frame.count else { return nil }
+        func word(_ at: Int) -> UInt32 {
+            UInt32(frame[at]) << 24 | UInt32(frame[at + 1]) << 16 | UInt32(frame[at + 2]) << 8 | UInt32(frame[at + 3])
+        }
+        func half(_ at: Int) -> UInt16 { UInt16(frame[at]) << 8 | UInt16(frame[at + 1]) }
+        sourceMAC = Array(frame[6..<12])
+        source = IPv4(word(ip + 12))
+        destination = IPv4(word(ip + 16))
+        sourcePort = half(udp)
+        destinationPort = half(udp + 2)
+        let udpLength = Int(half(udp + 4))
+        guard udpLength >= Self.udpHeader, udp + udpLength <= ip + totalLength else { return nil }
+        payload = (udp + Self.udpHeader)..<(udp + udpLength)
+    }
+
+    /// An Ethernet frame carrying `payload` from `source` to `destination` (UDP checksum left 0,
+    /// which IPv4 allows).
+    static func build(fromMAC: [UInt8], toMAC: [UInt8], source: IPv4, sourcePort: UInt16,
+                      destination: IPv4, destinationPort: UInt16, payload: UnsafeRawBufferPointer) -> [UInt8] {
+        let total = 20 + udpHeader + payload.count
+        var frame = [UInt8]()
+        frame.reserveCapacity(ethernetHeader + total)
+        frame += toMAC
+        frame += fromMAC
+        frame += [0x08, 0x00]
+        var header: [UInt8] = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xff), 0, 0, 0x40, 0, 64, 17, 0, 0]
+        for address in [source, destination] {
+            header += [UInt8(address.value >> 24), UInt8(address.value >> 16 & 0xff), UInt8(address.value >> 8 & 0xff), UInt8(address.value & 0xff)]
+        }
+        var sum: UInt32 = 0
+        for index in stride(from: 0, to: header.count, by: 2) { sum += UInt32(header[index]) << 8 | UInt32(header[index + 1]) }
+        while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
+        let checksum = ~UInt16(sum)
+        header[10] = UInt8(checksum >> 8)
+        header[11] = UInt8(checksum & 0xff)
+        frame += header
+        let udpLength = udpHeader + payload.count
+        frame += [UInt8(sourcePort >> 8), UInt8(sourcePort & 0xff), UInt8(destinationPort >> 8), UInt8(destinationPort & 0xff),
+                  UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0]
+        frame += payload
+        return frame
+    }
+}
