@@ -47,18 +47,22 @@ static const char *parse_number(const char *s, unsigned long *value) {
     return s;
 }
 
-// Parses "<fd>,<flags>[,<pid to join>]" without stdio; returns 0 on success.
-static int parse_spec(const char *s, int *fd, unsigned long *flags, pid_t *target) {
-    unsigned long a, b, c = 0;
+// Parses "<fd>,<flags>[,<pid to join>[,<namespaces to join>]]" without stdio; returns 0 on success.
+static int parse_spec(const char *s, int *fd, unsigned long *flags, pid_t *target, unsigned long *join) {
+    unsigned long a, b, c = 0, d = 0;
     if (!(s = parse_number(s, &a)) || *s++ != ',') return -1;
     if (!(s = parse_number(s, &b))) return -1;
     if (*s == ',') {
         if (!(s = parse_number(s + 1, &c))) return -1;
     }
+    if (*s == ',') {
+        if (!(s = parse_number(s + 1, &d))) return -1;
+    }
     if (*s) return -1;
     *fd = (int)a;
     *flags = b;
     *target = (pid_t)c;
+    *join = d;
     return 0;
 }
 
@@ -82,9 +86,9 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     saved_argv = argv;
     const char *spec = getenv("_SWCTR_NSINIT");
     if (!spec) return;
-    unsigned long flags;
+    unsigned long flags, join;
     pid_t target;
-    if (parse_spec(spec, &sync_fd, &flags, &target) < 0) _exit(125);
+    if (parse_spec(spec, &sync_fd, &flags, &target, &join) < 0) _exit(125);
     // posix_spawn's dup2 cleared close-on-exec: set it again, so a successful execve of the
     // container's command shows up in the parent as end-of-file on this socket.
     if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
@@ -93,7 +97,9 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("prctl(PR_SET_PDEATHSIG)");
 
     if (target > 0) {
-        join_namespaces(target, flags);
+        // With <namespaces to join>, only those are joined and <flags> are made new (a container
+        // sharing another's network: its user and network namespaces joined, the rest its own).
+        join_namespaces(target, join ? join : flags);
     } else if (flags & CLONE_NEWUSER) {
         if (unshare(CLONE_NEWUSER) < 0) fail("unshare(CLONE_NEWUSER)");
         // newuidmap/newgidmap open /proc/PID of this process: keep it ours.
@@ -113,7 +119,7 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     }
 
     unsigned long others = flags & ~(unsigned long)CLONE_NEWUSER;
-    if (target <= 0 && others && unshare((int)others) < 0) fail("unshare of the container namespaces");
+    if ((target <= 0 || join) && others && unshare((int)others) < 0) fail("unshare of the container namespaces");
 
     if (flags & CLONE_NEWPID) {
         // The first child in the new pid namespace becomes its pid 1. CLONE_PARENT makes swctr

@@ -38,12 +38,23 @@ enum ContainerLauncher {
         // Ports first: one in use is an error before anything runs.
         let network: NetworkStart
         do { network = try NetworkStart(record: record) } catch { throw StartFailure(exitCode: 125, userMessage: error.message) }
+        // Sharing another container's network means entering its user namespace too (the network
+        // namespace belongs to it), and that container must be running.
+        var joined: ProcessID?
+        if case .container(let target) = record.settings.network {
+            guard let other = try? context.database.get(id: target), other.status == .running, let pid = other.pid else {
+                network.abandon()
+                throw StartFailure(exitCode: 125, userMessage: NetworkRequestError.containerNotRunning(target).userMessage)
+            }
+            joined = ProcessID(rawValue: pid)
+        }
         let process: NamespacedProcess
         do {
             let idMaps = try context.idMaps(for: record)
             process = try NamespacedProcess.start(
                 arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
-                namespaces: namespaces(of: record), idMaps: idMaps, stdio: stdio)
+                namespaces: joined == nil ? namespaces(of: record) : namespaces(of: record).subtracting(.user),
+                idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network])
         } catch {
             network.abandon()
             throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)

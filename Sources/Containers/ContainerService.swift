@@ -203,10 +203,16 @@ public final class ContainerService {
                 try database.update(id: id, set: ["settings": .text(String(decoding: try JSONEncoder().encode(record.settings), as: UTF8.self))])
             }
             try directory.create()
-            let files = try directory.writeNetworkFiles(
-                hostname: hostname, hosts: NetworkFiles.hosts(hostname: hostname, mode: network.mode, extraHosts: network.extraHosts),
-                resolvConf: NetworkFiles.resolvConf(mode: network.mode, request: network,
-                                                    hostResolvConf: (try? FileSystem.readText(HostResolver.path)) ?? ""))
+            var hosts = try NetworkFiles.hosts(hostname: hostname, mode: network.mode, extraHosts: network.extraHosts)
+            var resolvConf = try NetworkFiles.resolvConf(mode: network.mode, request: network,
+                                                         hostResolvConf: (try? FileSystem.readText(HostResolver.path)) ?? "")
+            if case .container(let other) = network.mode {
+                // The same network as that container: its names and resolvers too.
+                let shared = context.directory(of: other)
+                hosts = (try? FileSystem.readText(shared.hostsFile)) ?? hosts
+                if network.dnsServers.isEmpty { resolvConf = (try? FileSystem.readText(shared.resolvConfFile)) ?? resolvConf }
+            }
+            let files = try directory.writeNetworkFiles(hostname: hostname, hosts: hosts, resolvConf: resolvConf)
             var spec = ContainerSpec(process: process, rootfs: directory.overlayPlan(layers: store.layerDirectories(of: image)),
                                      hostname: hostname, network: network.mode, generatedFiles: files)
             spec.mounts = mounts

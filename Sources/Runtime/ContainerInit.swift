@@ -263,7 +263,7 @@ public struct ContainerInit {
         defer { mountCgroup(root) }
         try mountAt(root, "sys", directory: true) { (target) throws(SystemCallError) in
             let flags = (spec.privileged ? 0 : MountFlag.readOnly) | MountFlag.noSetuid | MountFlag.noDevices | MountFlag.noExec
-            if spec.network.needsNamespace, (try? mounter.mount("sysfs", target, "sysfs", flags, nil, step: "mount /sys")) != nil {
+            if spec.network.isolatesNetwork, (try? mounter.mount("sysfs", target, "sysfs", flags, nil, step: "mount /sys")) != nil {
                 return
             }
             // Without a network namespace of our own sysfs cannot be mounted: bind the host's, read-only.

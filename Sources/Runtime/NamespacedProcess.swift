@@ -43,10 +43,12 @@ public final class NamespacedProcess {
 
     /// Spawns `/proc/self/exe arguments…` in `namespaces`, writes its id maps, and returns once
     /// it has reported its final pid. Throws (and leaves no process behind) if any step fails.
-    /// With `joining`, the namespaces are those of that running process instead of new ones.
+    /// With `joining`, the namespaces are those of that running process instead of new ones; with
+    /// `joiningOnly` too, only those of its namespaces are joined and `namespaces` are made new.
     public static func start(arguments: [String], environment: [String], namespaces: NamespaceSet,
                              idMaps: IDMapPlan, stdio: [Int32: FileDescriptor] = [:],
-                             joining target: ProcessID? = nil, executable: String = "/proc/self/exe") throws(RuntimeError) -> NamespacedProcess {
+                             joining target: ProcessID? = nil, joiningOnly joined: NamespaceSet? = nil,
+                             executable: String = "/proc/self/exe") throws(RuntimeError) -> NamespacedProcess {
         var pair: [Int32] = [0, 0]
         do {
             try systemCall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
@@ -59,7 +61,8 @@ public final class NamespacedProcess {
         do {
             spawned = try ChildProcess.spawn(
                 executable, arguments: ["swctr"] + arguments,
-                environment: environment + ["_SWCTR_NSINIT=\(childSyncFD),\(namespaces.rawValue)" + (target.map { ",\($0.rawValue)" } ?? "")],
+                environment: environment + ["_SWCTR_NSINIT=\(childSyncFD),\(namespaces.rawValue)" + (target.map { ",\($0.rawValue)" } ?? "")
+                                            + (target != nil ? joined.map { ",\($0.rawValue)" } ?? "" : "")],
                 fileDescriptors: layout)
         } catch {
             parentEnd.close(); childEnd.close()

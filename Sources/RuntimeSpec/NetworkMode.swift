@@ -20,6 +20,10 @@ public enum NetworkMode: Equatable, Sendable {
         }
     }
 
+    /// Whether the container sees a network namespace that is not the host's (its own, or
+    /// another container's, entered through that container's user namespace).
+    public var isolatesNetwork: Bool { self != .host }
+
     /// Parses `--network VALUE` as Podman spells it (`slirp4netns` is an alias of `slirp`).
     public init(parsing text: String) throws(NetworkOptionError) {
         let (name, options) = text.splitOnce(":")

@@ -110,7 +110,7 @@ struct CreateOptions: ParsableArguments {
     @OptionGroup var tls: TLSOptions
 
     func validate() throws {
-        if case .failure(let error) = parsedNetwork() { throw ValidationError(error.message) }
+        // --network and -p are checked when the request is made: a one-line error, exit 125.
         guard RestartPolicy(parsing: restart) != nil else {
             throw ValidationError("invalid restart policy \"\(restart)\": use no, on-failure[:N], always or unless-stopped")
         }

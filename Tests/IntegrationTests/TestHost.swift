@@ -131,6 +131,8 @@ final class SwctrUser {
     }
 
     private let base: String
+    /// More `NAME=VALUE` for swctr's environment (e.g. SWCTR_RESOLV_CONF).
+    var extraEnvironment: [String] = []
 
     var storeRoot: String { dataHome + "/swctr" }
     /// A directory the test user owns, for files a test makes on the host side.
@@ -139,6 +141,7 @@ final class SwctrUser {
     /// The command line that runs `arguments` as the test user with this state.
     func commandLine(_ arguments: [String]) -> [String] {
         let environment = ["HOME=\(home)", "XDG_DATA_HOME=\(dataHome)", "XDG_RUNTIME_DIR=\(runtimeDir)", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"]
+            + extraEnvironment
         if TestHost.isRoot {
             return ["/usr/sbin/runuser", "-u", user, "--", "/usr/bin/env", "-i"] + environment + [binary] + arguments
         }
@@ -149,7 +152,7 @@ final class SwctrUser {
     @discardableResult
     func shell(_ script: String, binary other: String? = nil) -> CommandResult {
         let environment = ["HOME=\(home)", "XDG_DATA_HOME=\(dataHome)", "XDG_RUNTIME_DIR=\(runtimeDir)", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-                           "LANG=C.UTF-8", "SWCTR=\(other ?? binary)"]
+                           "LANG=C.UTF-8", "SWCTR=\(other ?? binary)"] + extraEnvironment
         let command = ["/usr/bin/env", "-i"] + environment + ["/bin/sh", "-c", script]
         return TestHost.execute(TestHost.isRoot ? ["/usr/sbin/runuser", "-u", user, "--"] + command : command)
     }

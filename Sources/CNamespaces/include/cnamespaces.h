@@ -10,6 +10,8 @@
 //   4. returns, so main() runs the role inside the namespaces.
 // With "<fd>,<clone flags>,<pid>" it joins the namespaces of the running process <pid> instead of
 // making new ones (steps 1-2 become one setns; 3 and 4 are the same): that is how `exec` enters.
+// With "<fd>,<clone flags>,<pid>,<join flags>" it joins only <join flags> of <pid> and then makes
+// the <clone flags> namespaces new: how `--network container:NAME` shares another's network.
 // Any failure is reported as SWCTR_SYNC_ERROR {errno, step} and the process exits 1.
 #ifndef SWCTR_CNAMESPACES_H
 #define SWCTR_CNAMESPACES_H
