@@ -45,6 +45,7 @@ bench: .build-dir build
 	@mkdir -p /var/tmp/swctr-bench-bin && install -m 0755 $(BINARY) /var/tmp/swctr-bench-bin/swctr
 	bash scripts/bench-start.sh /var/tmp/swctr-bench-bin/swctr
 	bash scripts/bench-lifecycle.sh /var/tmp/swctr-bench-bin/swctr
+	bash scripts/bench-net.sh /var/tmp/swctr-bench-bin/swctr
 
 lint:
 	$(SWIFT) format lint --recursive --configuration .swift-format Sources Tests Package.swift

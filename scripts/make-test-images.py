@@ -246,6 +246,35 @@ def probe_layer():
     return gz_layer(L, "probe (scripts/probe.c), app user, audio/staff groups, VOLUME /srv/data with seed.txt, srv/link-abs and srv/link-rel pointing out")
 
 
+def iperf_layer():
+    """The host's /usr/bin/iperf3 (Debian's package) with the shared libraries it loads, at the
+    paths ldd reports, for the network benchmark; None when iperf3 is not installed."""
+    binary = "/usr/bin/iperf3"
+    if not os.path.exists(binary):
+        return None
+    ldd = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    paths = [binary]
+    for line in ldd.splitlines():
+        parts = line.split()
+        if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
+            paths.append(parts[2])
+        elif parts and parts[0].startswith("/"):
+            paths.append(parts[0])
+    L = Layer()
+    made = set()
+    for path in paths:
+        name = path.lstrip("/")
+        parent = ""
+        for piece in name.split("/")[:-1]:
+            parent = parent + "/" + piece if parent else piece
+            if parent not in made:
+                L.dir(parent)
+                made.add(parent)
+        with open(os.path.realpath(path), "rb") as f:
+            L.file(name, f.read(), 0o755)
+    return gz_layer(L, "iperf3 and its libraries from this host's Debian packages")
+
+
 # ------------------------------------------------------------------------------- debootstrap
 def apt_mirror():
     """The first Debian (non-security) mirror in apt's sources, in apt's reading order."""
@@ -446,6 +475,10 @@ def build(args):
     images.append(image("test/probe", "oci", [bb, probe_layer()], {
         "Env": [PATH_ENV], "Cmd": ["sh"], "Volumes": {"/srv/data": {}},
         "ExposedPorts": {"7000/tcp": {}, "7001/udp": {}}}))
+
+    iperf = iperf_layer()
+    if iperf is not None:
+        images.append(image("test/iperf", "oci", [bb, iperf], {"Env": [PATH_ENV], "Cmd": ["iperf3", "-s"]}))
 
     work = Layer().dir("srv").dir("srv/work", 0o755).file("srv/work/marker", b"marker\n")
     images.append(image("test/config", "docker", [bb, gz_layer(work, "srv/work/marker")], {
