@@ -116,10 +116,12 @@ public enum NetworkHelper {
         let listeners = configuration.ports.enumerated().map { (FileDescriptor(rawValue: firstListenerFD + Int32($0.offset)), $0.element) }
         let ports = PortForwarder(listeners: listeners, connector: connector, container: IPv4(SlirpAddresses.container)!,
                                   gateway: IPv4(SlirpAddresses.gateway)!, send: send)
+        let pingAllowed = PingSockets.available()
         try? ready.writeAll("ok\n")
         ready.close()
 
-        Loop(tap: tap, pidfd: pidfd, polls: polls, engine: engine, dns: dns, ports: ports).run()
+        var loop = Loop(tap: tap, pidfd: pidfd, polls: polls, engine: engine, dns: dns, ports: ports, pingAllowed: pingAllowed)
+        loop.run()
         dns.closeAll()
         ports.closeAll()
         _exit(0)
@@ -134,8 +136,11 @@ public enum NetworkHelper {
         let engine: SlirpEngine
         let dns: DNSForwarder
         let ports: PortForwarder
+        /// Whether libslirp can open ICMP sockets for the container's pings.
+        let pingAllowed: Bool
+        var warnedAboutPing = false
 
-        func run() {
+        mutating func run() {
             var frame = [UInt8](repeating: 0, count: 65536 + 64)
             while true {
                 polls.entries.removeAll(keepingCapacity: true)
@@ -157,6 +162,7 @@ public enum NetworkHelper {
                         frame.withUnsafeBytes { raw in
                             let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
                             if let udp = UDPFrame(bytes), dns.intercept(udp, bytes: bytes) || ports.intercept(udp, bytes: bytes) { return }
+                            if !pingAllowed, let echo = ICMPEchoRequest(bytes), refusePing(echo, bytes) { return }
                             engine.input(bytes)
                         }
                     }
@@ -165,5 +171,39 @@ public enum NetworkHelper {
                 dns.serve(polls)
             }
         }
+
+        /// A ping that cannot leave the host: answered "administratively prohibited" at once
+        /// (instead of silence), and swctr's stderr told why, once.
+        mutating func refusePing(_ echo: ICMPEchoRequest, _ bytes: UnsafeRawBufferPointer) -> Bool {
+            let gateway = IPv4(SlirpAddresses.gateway)!
+            // libslirp answers pings to its own addresses itself.
+            guard echo.destination.value >> 8 != gateway.value >> 8 else { return false }
+            let answer = echo.prohibited(from: gateway, frame: bytes)
+            _ = answer.withUnsafeBytes { write(tap, $0.baseAddress, $0.count) }
+            if !warnedAboutPing {
+                warnedAboutPing = true
+                try? FileDescriptor(rawValue: 2).writeAll(PingSockets.warning() + "\r\n")
+            }
+            return true
+        }
+    }
+}
+
+/// Unprivileged ICMP sockets (what libslirp uses for the container's pings), allowed for the
+/// groups in net.ipv4.ping_group_range.
+enum PingSockets {
+    static func available() -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_ICMP))
+        if fd < 0 { return false }
+        close(fd)
+        return true
+    }
+
+    static func warning() -> String {
+        let text = ((try? FileSystem.readText("/proc/sys/net/ipv4/ping_group_range")) ?? "").trimmed
+        let bounds = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int64($0) }
+        let allowed = bounds.count == 2 && bounds[0] <= bounds[1] ? "only to groups \(bounds[0])-\(bounds[1])" : "to no group"
+        return "swctr: ping from the container cannot reach the network: this host allows unprivileged ping \(allowed) "
+            + "(net.ipv4.ping_group_range); to allow it: sudo sysctl -w net.ipv4.ping_group_range=\"0 2147483647\""
     }
 }

@@ -97,8 +97,9 @@ public struct NetworkHelperProcess: Sendable {
         var layout: [Int32: FileDescriptor] = [NetworkHelper.readyFD: writeEnd, NetworkHelper.userNamespaceFD: userNamespace,
                                                NetworkHelper.networkNamespaceFD: networkNamespace]
         for (index, listener) in listeners.enumerated() { layout[NetworkHelper.firstListenerFD + Int32(index)] = listener.0 }
+        // stderr stays the caller's: the helper's one warning (ping) reaches the user's terminal.
         if let devNull = try? FileDescriptor.open("/dev/null", O_RDWR) {
-            layout[0] = devNull; layout[1] = devNull; layout[2] = devNull
+            layout[0] = devNull; layout[1] = devNull
         }
         let pid: ProcessID
         do {

@@ -84,10 +84,7 @@ struct UDPFrame {
         for address in [source, destination] {
             header += [UInt8(address.value >> 24), UInt8(address.value >> 16 & 0xff), UInt8(address.value >> 8 & 0xff), UInt8(address.value & 0xff)]
         }
-        var sum: UInt32 = 0
-        for index in stride(from: 0, to: header.count, by: 2) { sum += UInt32(header[index]) << 8 | UInt32(header[index + 1]) }
-        while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
-        let checksum = ~UInt16(sum)
+        let checksum = Checksum.of(header)
         header[10] = UInt8(checksum >> 8)
         header[11] = UInt8(checksum & 0xff)
         frame += header
@@ -96,5 +93,61 @@ struct UDPFrame {
                   UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0]
         frame += payload
         return frame
+    }
+}
+
+/// An ICMP echo request from the container, and the "communication administratively prohibited"
+/// answer the helper gives it where the host allows no unprivileged ping sockets.
+struct ICMPEchoRequest {
+    var sourceMAC: [UInt8]
+    var source: IPv4
+    var destination: IPv4
+    /// The IP header and what follows, as the answer quotes it.
+    var quoted: Range<Int>
+
+    init?(_ frame: UnsafeRawBufferPointer) {
+        let ip = UDPFrame.ethernetHeader
+        guard frame.count >= ip + 28, frame[12] == 0x08, frame[13] == 0x00, frame[ip] >> 4 == 4, frame[ip + 9] == 1 else { return nil }
+        let headerLength = Int(frame[ip] & 0x0f) * 4
+        guard headerLength >= 20, frame.count >= ip + headerLength + 8, frame[ip + headerLength] == 8 else { return nil }
+        func word(_ at: Int) -> UInt32 {
+            UInt32(frame[at]) << 24 | UInt32(frame[at + 1]) << 16 | UInt32(frame[at + 2]) << 8 | UInt32(frame[at + 3])
+        }
+        sourceMAC = Array(frame[6..<12])
+        source = IPv4(word(ip + 12))
+        destination = IPv4(word(ip + 16))
+        quoted = ip..<(ip + headerLength + 8)
+    }
+
+    /// Destination unreachable, code 13, from `gateway`.
+    func prohibited(from gateway: IPv4, frame: UnsafeRawBufferPointer) -> [UInt8] {
+        var icmp: [UInt8] = [3, 13, 0, 0, 0, 0, 0, 0] + Array(frame[quoted])
+        let checksum = Checksum.of(icmp)
+        icmp[2] = UInt8(checksum >> 8)
+        icmp[3] = UInt8(checksum & 0xff)
+        let total = 20 + icmp.count
+        var header: [UInt8] = [0x45, 0xc0, UInt8(total >> 8), UInt8(total & 0xff), 0, 0, 0x40, 0, 64, 1, 0, 0]
+        for address in [gateway, source] {
+            header += [UInt8(address.value >> 24), UInt8(address.value >> 16 & 0xff), UInt8(address.value >> 8 & 0xff), UInt8(address.value & 0xff)]
+        }
+        let headerChecksum = Checksum.of(header)
+        header[10] = UInt8(headerChecksum >> 8)
+        header[11] = UInt8(headerChecksum & 0xff)
+        return sourceMAC + LinkAddress.slirp(gateway) + [0x08, 0x00] + header + icmp
+    }
+}
+
+/// The Internet checksum (RFC 1071).
+enum Checksum {
+    static func of(_ bytes: [UInt8]) -> UInt16 {
+        var sum: UInt32 = 0
+        var index = 0
+        while index + 1 < bytes.count {
+            sum += UInt32(bytes[index]) << 8 | UInt32(bytes[index + 1])
+            index += 2
+        }
+        if index < bytes.count { sum += UInt32(bytes[index]) << 8 }
+        while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
+        return ~UInt16(sum)
     }
 }

@@ -322,3 +322,28 @@ extension NetworkTests {
         XCTAssertTrue(stopped.stderr.contains("is not running"), stopped.stderr)
     }
 }
+
+extension NetworkTests {
+    /// Whether the test user's group may open unprivileged ping sockets on this host.
+    static func pingAllowed(for user: String) -> Bool {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ping_group_range", encoding: .utf8)) ?? ""
+        let bounds = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int64($0) }
+        guard bounds.count == 2, let entry = TestHost.passwdEntry(user) else { return false }
+        return bounds[0] <= Int64(entry.gid) && Int64(entry.gid) <= bounds[1]
+    }
+
+    func testPingWorksOrSaysWhyNot() throws {
+        let address = try Self.hostAddress()
+        let result = state.swctr("run", "--rm", state.image("busybox"), "ping", "-c", "1", "-W", "3", address)
+        if Self.pingAllowed(for: state.user) {
+            XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+            XCTAssertTrue(result.stdout.contains("1 packets received"), result.stdout)
+        } else {
+            // This host (as the CI host) disables unprivileged ping: one line says why and how.
+            XCTAssertNotEqual(result.status, 0)
+            let lines = result.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, result.stderr)
+            XCTAssertTrue(result.stderr.contains("net.ipv4.ping_group_range") && result.stderr.contains("sysctl -w"), result.stderr)
+        }
+    }
+}
