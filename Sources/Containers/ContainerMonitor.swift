@@ -59,29 +59,28 @@ enum ContainerLauncher {
             network.abandon()
             throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
         }
-        let helper: NetworkHelperProcess?
         var namespaces: [Int32: FileDescriptor] = [:]
         defer { for (_, fd) in namespaces { fd.close() } }
-        do {
-            if network.needsHelper {
-                do { namespaces = try process.receiveNamespaces(count: 2) } catch {
-                    network.abandon()
-                    throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
-                }
+        if network.helper != nil {
+            func stopContainer() {
+                kill(process.pid.rawValue, SIGKILL)
+                process.closeSync()
+                _ = try? ChildProcess.wait(process.pid)
             }
-            helper = try network.start(containerPID: process.pid, namespaces: namespaces)
-        } catch let error as StartFailure {
-            kill(process.pid.rawValue, SIGKILL)
-            process.closeSync()
-            _ = try? ChildProcess.wait(process.pid)
-            throw error
-        } catch let error as NetworkError {
-            kill(process.pid.rawValue, SIGKILL)
-            process.closeSync()
-            _ = try? ChildProcess.wait(process.pid)
-            throw StartFailure(exitCode: 125, userMessage: error.message)
-        } catch {
-            throw StartFailure(exitCode: 125, userMessage: "\(error)")
+            do {
+                namespaces = try process.receiveNamespaces(count: 2)
+            } catch {
+                network.abandon()
+                stopContainer()
+                throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
+            }
+            do {
+                // On failure the helper is already gone.
+                try network.attach(containerPID: process.pid, namespaces: namespaces)
+            } catch {
+                stopContainer()
+                throw StartFailure(exitCode: 125, userMessage: error.message)
+            }
         }
         PublishedPortsFile.write(network.boundPorts, directory: context.directory(of: record.id))
         process.release()
@@ -89,10 +88,10 @@ enum ContainerLauncher {
         do {
             try process.waitForExec(onTerminal: { master = $0 })
         } catch {
-            helper?.finish()
+            network.helper?.finish()
             throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
         }
-        return Launched(pid: process.pid, master: master, network: helper)
+        return Launched(pid: process.pid, master: master, network: network.helper)
     }
 
     static func namespaces(of record: ContainerRecord) -> NamespaceSet {

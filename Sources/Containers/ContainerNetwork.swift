@@ -112,39 +112,37 @@ enum HostResolver {
     }
 }
 
-/// The network half of starting a container: published ports bound before anything runs, the
-/// helper started once the container's namespaces exist.
+/// The network half of starting a container: published ports bound before anything runs (a port
+/// in use is an error before the container starts) and the helper spawned at once, so that its
+/// start-up overlaps the container's; it gets the container once its namespaces exist.
 struct NetworkStart {
-    var listeners: [(FileDescriptor, PortMapping)] = []
-    let record: ContainerRecord
+    let helper: NetworkHelperProcess?
+    /// The published ports as bound (host ports picked).
+    let boundPorts: [PortMapping]
 
     init(record: ContainerRecord) throws(NetworkError) {
-        self.record = record
-        if case .slirp = record.settings.network {
-            listeners = try NetworkHelperProcess.bind(record.settings.publishedPorts ?? [])
+        guard case .slirp(let options) = record.settings.network else {
+            helper = nil
+            boundPorts = []
+            return
         }
+        let listeners = try NetworkHelperProcess.bind(record.settings.publishedPorts ?? [])
+        boundPorts = listeners.map(\.1)
+        helper = try NetworkHelperProcess.spawn(options: options, listeners: listeners, resolvConfPath: HostResolver.path)
     }
 
-    /// The published ports as bound (host ports picked).
-    var boundPorts: [PortMapping] { listeners.map(\.1) }
+    /// The container did not start.
+    func abandon() { helper?.abandon() }
 
-    func abandon() {
-        for (fd, _) in listeners { fd.close() }
-    }
-
-    /// Whether the container's init sends its namespaces for the helper.
-    var needsHelper: Bool {
-        if case .slirp = record.settings.network { return true }
-        return false
-    }
-
-    func start(containerPID: ProcessID, namespaces: [Int32: FileDescriptor]) throws(NetworkError) -> NetworkHelperProcess? {
-        guard case .slirp(let options) = record.settings.network else { return nil }
+    /// Hands the helper the container's namespaces and waits until its network is up.
+    func attach(containerPID: ProcessID, namespaces: [Int32: FileDescriptor]) throws(NetworkError) {
+        guard let helper else { return }
         guard let user = namespaces[NamespaceSet.user.rawValue], let net = namespaces[NamespaceSet.network.rawValue] else {
+            helper.abandon()
             throw .helperFailed("the container did not hand over its namespaces")
         }
-        return try NetworkHelperProcess.start(containerPID: containerPID, userNamespace: user, networkNamespace: net, options: options,
-                                              listeners: listeners, resolvConfPath: HostResolver.path)
+        // From here the helper is attach's to finish or to reap.
+        try helper.attach(containerPID: containerPID, userNamespace: user, networkNamespace: net)
     }
 }
 

@@ -39,30 +39,29 @@ public enum NetworkError: Error, Equatable, Sendable {
 
 /// What the starting side tells the helper (argv, as JSON).
 public struct NetworkHelperConfiguration: Codable, Sendable {
-    public var containerPID: Int32
     public var allowHostLoopback: Bool
     public var mtu: Int
     public var ipv6: Bool
-    /// The published ports, in the order of their listening sockets (fds 6, 7, …).
+    /// The published ports, in the order of their listening sockets (fds 4, 5, …).
     public var ports: [PortMapping]
     /// The host's resolver configuration, whose nameservers answer the container's DNS.
     public var resolvConfPath: String
 }
 
-/// The network helper: `swctr __net CONFIG`. It makes tap0 inside the container, then stays on
-/// the host side carrying the container's traffic to host sockets until the container's init ends.
+/// The network helper: `swctr __net CONFIG`. It is started before the container, loads libslirp,
+/// then waits on its control socket for the container: its init's pid with its user and network
+/// namespace fds. It makes tap0 inside, answers "ok", and stays on the host side carrying the
+/// container's traffic to host sockets until the container's init ends.
 public enum NetworkHelper {
     public static let roleName = "__net"
-    static let readyFD: Int32 = 3
-    static let userNamespaceFD: Int32 = 4
-    static let networkNamespaceFD: Int32 = 5
-    static let firstListenerFD: Int32 = 6
+    static let controlFD: Int32 = 3
+    static let firstListenerFD: Int32 = 4
 
     public static func main(arguments: [String]) -> Never {
-        let ready = FileDescriptor(rawValue: readyFD)
-        _ = fcntl(readyFD, F_SETFD, FD_CLOEXEC)
+        let control = FileDescriptor(rawValue: controlFD)
+        _ = fcntl(controlFD, F_SETFD, FD_CLOEXEC)
         func giveUp(_ message: String) -> Never {
-            try? ready.writeAll("error " + message + "\n")
+            try? control.writeAll("error " + message)
             _exit(1)
         }
         signal(SIGPIPE, SIG_IGN)
@@ -71,7 +70,17 @@ public enum NetworkHelper {
               let configuration = try? JSONDecoder().decode(NetworkHelperConfiguration.self, from: Data(text.utf8)) else {
             giveUp("the network helper was started without its configuration")
         }
-        let pidfd = swctr_pidfd_open(configuration.containerPID)
+        // Ready before the container is: libslirp loaded, the host's resolvers read.
+        var error = [CChar](repeating: 0, count: 256)
+        guard swctr_slirp_load(&error, error.count) == 0 else { giveUp(NetworkError.slirpUnavailable(cText(error)).message) }
+        let resolvConf = (try? FileSystem.readText(configuration.resolvConfPath)) ?? ""
+        let pingAllowed = PingSockets.available()
+
+        // The container: its init's pid, then its user and network namespaces.
+        var pid: Int32 = 0
+        var namespaces: [Int32] = [-1, -1]
+        guard swctr_net_receive_fds(controlFD, &pid, &namespaces, 2) == 2 else { _exit(0) }
+        let pidfd = swctr_pidfd_open(pid)
         guard pidfd >= 0 else { giveUp("the container's init is gone") }
 
         var tapConfig = swctr_tap_config()
@@ -91,17 +100,18 @@ public enum NetworkHelper {
             tapConfig.prefix6 = 64
             tapConfig.gateway6 = SlirpEngine.address6(SlirpAddresses.gateway6)
         }
-        var error = [CChar](repeating: 0, count: 256)
-        let tap = swctr_net_open_tap(userNamespaceFD, networkNamespaceFD, &tapConfig, &error, error.count)
+        let tap = swctr_net_open_tap(namespaces[0], namespaces[1], &tapConfig, &error, error.count)
         guard tap >= 0 else { giveUp("\(cText(error)): \(String(cString: strerror(errno)))") }
         _ = fcntl(tap, F_SETFL, fcntl(tap, F_GETFL) | O_NONBLOCK)
 
         var connector: Int32 = -1
         if configuration.ports.contains(where: { $0.transport == .tcp }) {
             var child: pid_t = 0
-            connector = swctr_net_start_connector(userNamespaceFD, networkNamespaceFD, &child, &error, error.count)
+            connector = swctr_net_start_connector(namespaces[0], namespaces[1], &child, &error, error.count)
             guard connector >= 0 else { giveUp("\(cText(error)): \(String(cString: strerror(errno)))") }
         }
+        close(namespaces[0])
+        close(namespaces[1])
         let polls = PollSet()
         let engine: SlirpEngine
         do {
@@ -111,14 +121,12 @@ public enum NetworkHelper {
             giveUp(error.message)
         }
         let send: ([UInt8]) -> Void = { frame in _ = frame.withUnsafeBytes { write(tap, $0.baseAddress, $0.count) } }
-        let resolvConf = (try? FileSystem.readText(configuration.resolvConfPath)) ?? ""
         let dns = DNSForwarder(server: IPv4(SlirpAddresses.dns)!, resolvConf: resolvConf, send: send)
         let listeners = configuration.ports.enumerated().map { (FileDescriptor(rawValue: firstListenerFD + Int32($0.offset)), $0.element) }
         let ports = PortForwarder(listeners: listeners, connector: connector, container: IPv4(SlirpAddresses.container)!,
                                   gateway: IPv4(SlirpAddresses.gateway)!, send: send)
-        let pingAllowed = PingSockets.available()
-        try? ready.writeAll("ok\n")
-        ready.close()
+        try? control.writeAll("ok")
+        control.close()
 
         var loop = Loop(tap: tap, pidfd: pidfd, polls: polls, engine: engine, dns: dns, ports: ports, pingAllowed: pingAllowed)
         loop.run()

@@ -1,4 +1,5 @@
 import CLinux
+import CNetwork
 import FoundationEssentials
 import RuntimeSpec
 import SystemSupport
@@ -10,6 +11,8 @@ import Glibc
 /// before the container runs), spawns `swctr __net`, and waits until tap0 is up inside.
 public struct NetworkHelperProcess: Sendable {
     public let pid: ProcessID
+    /// The control socket (SOCK_SEQPACKET): the container goes in, "ok" or "error …" comes back.
+    let control: FileDescriptor
 
     /// Listening sockets for `mappings`, with a host port picked where it was 0.
     public static func bind(_ mappings: [PortMapping]) throws(NetworkError) -> [(FileDescriptor, PortMapping)] {
@@ -78,73 +81,80 @@ public struct NetworkHelperProcess: Sendable {
         return (FileDescriptor(rawValue: fd), resolved)
     }
 
-    /// Spawns the helper for the container whose init is `containerPID` and waits until it is
-    /// carrying traffic. The listening sockets are handed over (and closed here).
-    /// `namespaces` are the container's user and network namespace fds.
-    public static func start(containerPID: ProcessID, userNamespace: FileDescriptor, networkNamespace: FileDescriptor,
-                             options: SlirpOptions, listeners: [(FileDescriptor, PortMapping)],
+    /// Spawns the helper, before the container, so that its start-up overlaps the container's;
+    /// `attach` then hands it the container. The listening sockets are handed over (and closed here).
+    public static func spawn(options: SlirpOptions, listeners: [(FileDescriptor, PortMapping)],
                              resolvConfPath: String) throws(NetworkError) -> NetworkHelperProcess {
         defer { for (fd, _) in listeners { fd.close() } }
         let configuration = NetworkHelperConfiguration(
-            containerPID: containerPID.rawValue, allowHostLoopback: options.allowHostLoopback, mtu: options.mtu,
+            allowHostLoopback: options.allowHostLoopback, mtu: options.mtu,
             ipv6: options.enableIPv6 ?? HostNetwork.hasIPv6(), ports: listeners.map(\.1), resolvConfPath: resolvConfPath)
         guard let json = try? JSONEncoder().encode(configuration) else { throw .helperFailed("cannot encode its configuration") }
-        var ends: [Int32] = [0, 0]
-        guard swctr_pipe2(&ends, O_CLOEXEC) == 0 else { throw .setup(step: "pipe2", errno: errno) }
-        let readEnd = FileDescriptor(rawValue: ends[0])
-        let writeEnd = FileDescriptor(rawValue: ends[1])
-        defer { readEnd.close() }
-        var layout: [Int32: FileDescriptor] = [NetworkHelper.readyFD: writeEnd, NetworkHelper.userNamespaceFD: userNamespace,
-                                               NetworkHelper.networkNamespaceFD: networkNamespace]
+        var pair: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw .setup(step: "socketpair", errno: errno)
+        }
+        let control = FileDescriptor(rawValue: pair[0])
+        let childEnd = FileDescriptor(rawValue: pair[1])
+        defer { childEnd.close() }
+        var layout: [Int32: FileDescriptor] = [NetworkHelper.controlFD: childEnd]
         for (index, listener) in listeners.enumerated() { layout[NetworkHelper.firstListenerFD + Int32(index)] = listener.0 }
         // stderr stays the caller's: the helper's one warning (ping) reaches the user's terminal.
-        if let devNull = try? FileDescriptor.open("/dev/null", O_RDWR) {
-            layout[0] = devNull; layout[1] = devNull
-        }
-        let pid: ProcessID
+        let devNull = try? FileDescriptor.open("/dev/null", O_RDWR)
+        if let devNull { layout[0] = devNull; layout[1] = devNull }
+        defer { devNull?.close() }
         do {
-            pid = try ChildProcess.spawn("/proc/self/exe", arguments: ["swctr", NetworkHelper.roleName, String(decoding: json, as: UTF8.self)],
-                                         environment: [], fileDescriptors: layout, newSession: true)
+            let pid = try ChildProcess.spawn("/proc/self/exe", arguments: ["swctr", NetworkHelper.roleName, String(decoding: json, as: UTF8.self)],
+                                             environment: [], fileDescriptors: layout, newSession: true)
+            return NetworkHelperProcess(pid: pid, control: control)
         } catch {
-            writeEnd.close()
-            layout[0]?.close()
+            control.close()
             throw .setup(step: "start the network helper", errno: error.errno)
         }
-        writeEnd.close()
-        layout[0]?.close()
-        // One line: its children may still hold the pipe open, so end of file is no signal.
-        let answer = readLine(readEnd)
-        if answer.hasPrefix("ok") { return NetworkHelperProcess(pid: pid) }
+    }
+
+    /// Hands the helper the container (its init's pid, user and network namespaces) and waits
+    /// until tap0 is up inside and the helper carries traffic. On failure the helper is gone.
+    public func attach(containerPID: ProcessID, userNamespace: FileDescriptor, networkNamespace: FileDescriptor) throws(NetworkError) {
+        defer { control.close() }
+        let fds = [userNamespace.rawValue, networkNamespace.rawValue]
+        guard swctr_net_send_fds(control.rawValue, containerPID.rawValue, fds, 2) == 0 else {
+            kill(pid.rawValue, SIGKILL)
+            _ = try? ChildProcess.wait(pid)
+            throw .helperFailed("the network helper ended before the container started")
+        }
+        var answer = [UInt8](repeating: 0, count: 1024)
+        var n: Int
+        repeat { n = read(control.rawValue, &answer, answer.count) } while n < 0 && errno == EINTR
+        let text = n > 0 ? String(decoding: answer[0..<n], as: UTF8.self) : ""
+        if text == "ok" { return }
         kill(pid.rawValue, SIGKILL)
         _ = try? ChildProcess.wait(pid)
-        if answer.hasPrefix("error ") {
-            throw .helperFailed(String(answer.dropFirst(6)).trimmed)
-        }
+        if text.hasPrefix("error ") { throw .helperFailed(String(text.dropFirst(6)).trimmed) }
         throw .helperFailed("the network helper ended before the network was up")
     }
 
-    private static func readLine(_ fd: FileDescriptor) -> String {
-        var bytes: [UInt8] = []
-        var byte: UInt8 = 0
-        while bytes.count < 4096 {
-            let n = read(fd.rawValue, &byte, 1)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 || byte == UInt8(ascii: "\n") { break }
-            bytes.append(byte)
-        }
-        return String(decoding: bytes, as: UTF8.self)
+    /// The container did not start: the helper goes (it ends by itself when its control socket
+    /// closes; this reaps it).
+    public func abandon() {
+        control.close()
+        kill(pid.rawValue, SIGKILL)
+        _ = try? ChildProcess.wait(pid)
     }
 
     /// Reaps the helper after its container has ended (it exits by itself then; it is killed if
     /// it has not within a second).
     public func finish() {
-        for _ in 0..<100 {
-            var status: Int32 = 0
-            let result = waitpid(pid.rawValue, &status, WNOHANG)
-            if result != 0 { return }
-            usleep(10_000)
+        let pidfd = swctr_pidfd_open(pid.rawValue)
+        if pidfd >= 0 {
+            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            var result: Int32
+            repeat { result = poll(&entry, 1, 1000) } while result < 0 && errno == EINTR
+            close(pidfd)
+            if result == 0 { kill(pid.rawValue, SIGKILL) }
+        } else {
+            kill(pid.rawValue, SIGKILL)
         }
-        kill(pid.rawValue, SIGKILL)
         _ = try? ChildProcess.wait(pid)
     }
 }

@@ -40,6 +40,16 @@ public struct ContainerInit {
     func run() -> Never {
         // Read while the host's filesystem is still in view.
         let seccompProgram = spec.seccompProgramPath.flatMap { try? FileSystem.readFile($0) }
+        if case .slirp = spec.network {
+            // The network helper enters through these (this process is undumpable, so the host
+            // side could not open its /proc/PID/ns). First thing: tap0 is made while we mount.
+            for (flag, name) in [(NamespaceSet.user.rawValue, "user"), (NamespaceSet.network.rawValue, "net")] {
+                let fd = open("/proc/self/ns/" + name, O_RDONLY | O_CLOEXEC)
+                if fd < 0 { channel.fail("open /proc/self/ns/\(name)", errno: errno) }
+                channel.send(type: Int(SWCTR_SYNC_NAMESPACE), value: flag, fd: fd)
+                close(fd)
+            }
+        }
         do {
             try mountRootfs()
             try pivotIntoRoot()
@@ -51,16 +61,6 @@ public struct ContainerInit {
         }
         if spec.network.needsNamespace && swctr_loopback_up() != 0 {
             channel.fail("bring up the loopback interface", errno: errno)
-        }
-        if case .slirp = spec.network {
-            // The network helper enters through these (this process is undumpable, so the host
-            // side could not open its /proc/PID/ns).
-            for (flag, name) in [(NamespaceSet.user.rawValue, "user"), (NamespaceSet.network.rawValue, "net")] {
-                let fd = open("/proc/self/ns/" + name, O_RDONLY | O_CLOEXEC)
-                if fd < 0 { channel.fail("open /proc/self/ns/\(name)", errno: errno) }
-                channel.send(type: Int(SWCTR_SYNC_NAMESPACE), value: flag, fd: fd)
-                close(fd)
-            }
         }
         // The parent starts what the container needs around it (the network helper) meanwhile.
         channel.waitForGo()

@@ -44,6 +44,12 @@ int swctr_net_connect_inside(int control, int type, const struct sockaddr_in *so
 /// Ethernet frames on the TAP fd: reads one into `buffer` (length, 0 when none is waiting, -1).
 ssize_t swctr_net_read_frame(int tap, uint8_t *buffer, size_t capacity);
 
+/// Sends `value` with `count` fds (SCM_RIGHTS) on a socket: 0, or -1/errno.
+int swctr_net_send_fds(int sock, int32_t value, const int *fds, int count);
+/// Receives what swctr_net_send_fds sent: the number of fds received (up to `capacity`), or -1 at
+/// end of file or on error.
+int swctr_net_receive_fds(int sock, int32_t *value, int *fds, int capacity);
+
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int swctr_net_accept(int listener, struct sockaddr_storage *peer, socklen_t *length);
 
