@@ -101,6 +101,8 @@ row c2h swctr-c2h slirp4netns-c2h 1
 row h2c swctr-h2c rootlesskit-builtin-h2c 1
 row c2h swctr-c2h pasta-c2h-tap ""
 row h2c swctr-h2c pasta-h2c-splice ""
+# Every connection-rate line net.sh measured, next to swctr's.
+sed -n 's/^# \([a-z0-9-]*-crr\) median_us=\([0-9]*\).*/\1 \2us/p' "$err"
 rk_crr=$(sed -n "s/^# rootlesskit-builtin-h2c-crr median_us=\([0-9]*\).*/\1/p" "$err" | head -1)
 [[ -n $rk_crr && -n $swctr_crr ]] && echo "connection rate: swctr ${swctr_crr}us, rootlesskit builtin ${rk_crr}us per connection (ratio $(ratio "$rk_crr" "$swctr_crr")x)"
 exit 0

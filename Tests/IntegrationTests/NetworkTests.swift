@@ -347,3 +347,21 @@ extension NetworkTests {
         }
     }
 }
+
+extension NetworkTests {
+    func testIPv6ToTheHostWhereTheHostHasIt() throws {
+        let table = (try? String(contentsOfFile: "/proc/net/if_inet6", encoding: .utf8)) ?? ""
+        let global = table.split(separator: "\n").contains { line in
+            let address = line.split(separator: " ").first ?? ""
+            return address != "00000000000000000000000000000001" && !address.hasPrefix("fe80")
+        }
+        guard global else { throw XCTSkip("this host has no IPv6 address beyond loopback and link-local") }
+        let port = Self.freePort()
+        try httpServer(bind: "::1", port: port, body: "hello over IPv6\n")
+        let result = state.swctr("run", "--rm", "--network", "slirp:allow_host_loopback=true", state.image("busybox"), "sh", "-c",
+                                 "ip -6 -o addr show tap0 scope global; wget -qO- http://[fd00::2]:\(port)/")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("inet6 fd00::100/64"), result.stdout)
+        XCTAssertTrue(result.stdout.hasSuffix("hello over IPv6\n"), result.stdout)
+    }
+}
