@@ -26,6 +26,9 @@ public final class NamespacedProcess {
     public let pid: ProcessID
     private let sync: FileDescriptor
     private var closed = false
+    /// Namespace fds pid 1 sent before the intermediate process reported the pid (the two write
+    /// the same socket, in either order), kept for `receiveNamespaces`.
+    private var early: [Int32: FileDescriptor] = [:]
 
     /// The fd number the sync socket has in the child.
     static let childSyncFD: Int32 = 3
@@ -35,7 +38,10 @@ public final class NamespacedProcess {
         self.sync = sync
     }
 
-    deinit { closeSync() }
+    deinit {
+        closeSync()
+        for (_, fd) in early { fd.close() }
+    }
 
     public func closeSync() {
         if !closed { sync.close(); closed = true }
@@ -87,14 +93,18 @@ public final class NamespacedProcess {
                 // The intermediate process exits right after the clone into the new pid namespace.
                 _ = try? ChildProcess.wait(spawned)
             }
-            return NamespacedProcess(pid: ProcessID(rawValue: finalPid), sync: process.takeSync())
+            let final = NamespacedProcess(pid: ProcessID(rawValue: finalPid), sync: process.takeSync())
+            final.early = process.early
+            process.early = [:]
+            return final
         }
     }
 
     /// Receives the namespace fds the container's init sends (SWCTR_SYNC_NAMESPACE), keyed by
     /// CLONE_NEW* flag: `count` of them.
     public func receiveNamespaces(count: Int) throws(RuntimeError) -> [Int32: FileDescriptor] {
-        var namespaces: [Int32: FileDescriptor] = [:]
+        var namespaces = early
+        early = [:]
         while namespaces.count < count {
             guard let (message, fd) = receive() else { throw .childVanished((try? ChildProcess.wait(pid)) ?? .exited(125)) }
             if message.type == UInt32(SWCTR_SYNC_ERROR) {
@@ -139,7 +149,12 @@ public final class NamespacedProcess {
     }
 
     private func expect(_ type: UInt32, spawned: ProcessID) throws(RuntimeError) -> Int32 {
-        guard let (message, fd) = receive() else {
+        var next = receive()
+        while let (message, fd) = next, message.type == UInt32(SWCTR_SYNC_NAMESPACE), type != UInt32(SWCTR_SYNC_NAMESPACE) {
+            if let fd { early[message.value] = fd }
+            next = receive()
+        }
+        guard let (message, fd) = next else {
             let status = (try? ChildProcess.wait(spawned)) ?? .exited(125)
             throw .childVanished(status)
         }
