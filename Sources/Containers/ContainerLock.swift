@@ -13,16 +13,18 @@ public struct ContainerLock {
 
     static func path(runtime: String, id: String) -> String { runtime + "/containers/" + id + ".lock" }
 
-    /// Takes the lock; nil when another process holds it.
-    public static func acquire(runtime: String, id: String) throws(SystemCallError) -> ContainerLock? {
+    /// Takes the lock; nil when another process holds it. With `wait`, waits for it instead (for a
+    /// new container's id, which only `ps`'s orphan sweep may hold, for an instant).
+    public static func acquire(runtime: String, id: String, wait: Bool = false) throws(SystemCallError) -> ContainerLock? {
         let directory = runtime + "/containers"
         try FileSystem.makeDirectories(directory, mode: 0o700)
         let path = path(runtime: runtime, id: id)
         while true {
             let fd = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o600)
-            if swctr_ofd_lock(fd.rawValue, 1, 0) != 0 {
+            if swctr_ofd_lock(fd.rawValue, 1, wait ? 1 : 0) != 0 {
                 let code = errno
                 fd.close()
+                if code == EINTR { continue }
                 if code == EAGAIN || code == EACCES { return nil }
                 throw SystemCallError("lock", on: path, errno: code)
             }

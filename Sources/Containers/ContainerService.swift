@@ -180,7 +180,9 @@ public final class ContainerService {
         settings.dnsOptions = network.dnsOptions.isEmpty ? nil : network.dnsOptions
         settings.extraHosts = network.extraHosts.isEmpty ? nil : network.extraHosts
 
-        guard let lock = try ContainerLock.acquire(runtime: context.runtime, id: id) else { throw ContainerError.busy(id) }
+        // A fresh id: the only other holder can be a `ps` sweeping lock files without a row, which
+        // let go at once (and may have removed the file: acquire starts over then).
+        guard let lock = try ContainerLock.acquire(runtime: context.runtime, id: id, wait: true) else { throw ContainerError.busy(id) }
         var keep = false
         defer { if !keep { lock.release() } }
         var record = ContainerRecord(id: id, name: request.name ?? ContainerNames.generate(), settings: settings, created: Timestamp.now,
