@@ -14,16 +14,20 @@ import threading
 import time
 
 
+def receive_all(s):
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def tcp(source, host, port, text):
     with socket.create_connection((host, int(port)), timeout=10, source_address=(source, 0)) as s:
         s.sendall(text.encode())
         s.shutdown(socket.SHUT_WR)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = receive_all(s)
     print(data.decode())
 
 
@@ -48,12 +52,7 @@ def parallel(host, port, count, size):
                 barrier.wait(timeout=30)
                 sender = threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR)))
                 sender.start()
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = receive_all(s)
                 sender.join()
                 if data != payload:
                     failures.append("connection %d: %d bytes back of %d" % (index, len(data), len(payload)))

@@ -106,6 +106,7 @@ final class DNSForwarder {
     }
 
     func serve(_ polls: PollSet) {
+        guard !queries.isEmpty else { return }
         let now = SlirpEngine.nowNanoseconds() / 1_000_000
         var retry: [Query] = []
         var buffer = [UInt8](repeating: 0, count: 65536)

@@ -18,6 +18,9 @@ public struct IPv4: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var isLoopback: Bool { value >> 24 == 127 }
+
+    /// Network byte order.
+    var bytes: [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
 }
 
 /// Hardware addresses on the container's link.
@@ -25,10 +28,7 @@ enum LinkAddress {
     /// What the helper gives tap0 (locally administered).
     static let container: [UInt8] = [0x02, 0x53, 0x57, 0x00, 0x02, 0x64]
     /// What libslirp answers ARP with for its own addresses: 52:55 then the IPv4 address.
-    static func slirp(_ address: IPv4) -> [UInt8] {
-        [0x52, 0x55, UInt8(address.value >> 24), UInt8(address.value >> 16 & 0xff),
-         UInt8(address.value >> 8 & 0xff), UInt8(address.value & 0xff)]
-    }
+    static func slirp(_ address: IPv4) -> [UInt8] { [0x52, 0x55] + address.bytes }
 }
 
 /// An IPv4 UDP datagram seen in an Ethernet frame (no options beyond the header length, not a fragment).
@@ -74,20 +74,12 @@ struct UDPFrame {
     /// which IPv4 allows).
     static func build(fromMAC: [UInt8], toMAC: [UInt8], source: IPv4, sourcePort: UInt16,
                       destination: IPv4, destinationPort: UInt16, payload: UnsafeRawBufferPointer) -> [UInt8] {
-        let total = 20 + udpHeader + payload.count
         var frame = [UInt8]()
-        frame.reserveCapacity(ethernetHeader + total)
+        frame.reserveCapacity(ethernetHeader + 20 + udpHeader + payload.count)
         frame += toMAC
         frame += fromMAC
         frame += [0x08, 0x00]
-        var header: [UInt8] = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xff), 0, 0, 0x40, 0, 64, 17, 0, 0]
-        for address in [source, destination] {
-            header += [UInt8(address.value >> 24), UInt8(address.value >> 16 & 0xff), UInt8(address.value >> 8 & 0xff), UInt8(address.value & 0xff)]
-        }
-        let checksum = Checksum.of(header)
-        header[10] = UInt8(checksum >> 8)
-        header[11] = UInt8(checksum & 0xff)
-        frame += header
+        frame += Checksum.ipv4Header(protocol: 17, tos: 0, payloadLength: udpHeader + payload.count, from: source, to: destination)
         let udpLength = udpHeader + payload.count
         frame += [UInt8(sourcePort >> 8), UInt8(sourcePort & 0xff), UInt8(destinationPort >> 8), UInt8(destinationPort & 0xff),
                   UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0]
@@ -125,20 +117,24 @@ struct ICMPEchoRequest {
         let checksum = Checksum.of(icmp)
         icmp[2] = UInt8(checksum >> 8)
         icmp[3] = UInt8(checksum & 0xff)
-        let total = 20 + icmp.count
-        var header: [UInt8] = [0x45, 0xc0, UInt8(total >> 8), UInt8(total & 0xff), 0, 0, 0x40, 0, 64, 1, 0, 0]
-        for address in [gateway, source] {
-            header += [UInt8(address.value >> 24), UInt8(address.value >> 16 & 0xff), UInt8(address.value >> 8 & 0xff), UInt8(address.value & 0xff)]
-        }
-        let headerChecksum = Checksum.of(header)
-        header[10] = UInt8(headerChecksum >> 8)
-        header[11] = UInt8(headerChecksum & 0xff)
+        let header = Checksum.ipv4Header(protocol: 1, tos: 0xc0, payloadLength: icmp.count, from: gateway, to: source)
         return sourceMAC + LinkAddress.slirp(gateway) + [0x08, 0x00] + header + icmp
     }
 }
 
-/// The Internet checksum (RFC 1071).
+/// The Internet checksum (RFC 1071), and the IPv4 header that carries one.
 enum Checksum {
+    /// A 20-byte IPv4 header (don't-fragment, TTL 64) with its checksum.
+    static func ipv4Header(protocol number: UInt8, tos: UInt8, payloadLength: Int, from source: IPv4, to destination: IPv4) -> [UInt8] {
+        let total = 20 + payloadLength
+        var header: [UInt8] = [0x45, tos, UInt8(total >> 8), UInt8(total & 0xff), 0, 0, 0x40, 0, 64, number, 0, 0]
+        header += source.bytes + destination.bytes
+        let checksum = of(header)
+        header[10] = UInt8(checksum >> 8)
+        header[11] = UInt8(checksum & 0xff)
+        return header
+    }
+
     static func of(_ bytes: [UInt8]) -> UInt16 {
         var sum: UInt32 = 0
         var index = 0
