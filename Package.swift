@@ -15,7 +15,8 @@ let package = Package(
     targets: [
         // C: system-library shims (no logic of ours beyond typed wrappers for variadic calls).
         .target(name: "CLinux", linkerSettings: []),
-        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // libcurl is loaded with dlopen on first use: only registry work pays for its ~30 libraries.
+        .target(name: "CCurl"),
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),

@@ -28,20 +28,23 @@ public struct HTTPTransportError: Error {
 
 /// A small synchronous HTTP client over libcurl: one handle, kept connections, streamed bodies.
 final class HTTPClient {
-    private let handle: UnsafeMutableRawPointer
+    /// nil when libcurl could not be loaded (`loadError` says why; requests fail with it).
+    private let handle: UnsafeMutableRawPointer?
+    private let loadError: String?
     var verifyTLS = true
 
-    private static let globalInit: Bool = {
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        return true
-    }()
-
     init() {
-        _ = Self.globalInit
-        handle = curl_easy_init()
+        var error = [CChar](repeating: 0, count: 256)
+        if swctr_curl_load(&error, error.count) == 0 {
+            handle = swctr_curl_easy_init()
+            loadError = handle == nil ? "curl_easy_init failed" : nil
+        } else {
+            handle = nil
+            loadError = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
     }
 
-    deinit { curl_easy_cleanup(handle) }
+    deinit { if let handle { swctr_curl_easy_cleanup(handle) } }
 
     /// Receives the body as it streams; returning false aborts the transfer.
     typealias BodySink = (UnsafeRawBufferPointer) -> Bool
@@ -56,14 +59,18 @@ final class HTTPClient {
     }
 
     func request(_ url: String, method: String = "GET", headers: [String] = [], followRedirects: Bool = true, sink: @escaping BodySink) throws(HTTPTransportError) -> HTTPResponse {
-        curl_easy_reset(handle)
+        guard let handle else {
+            throw HTTPTransportError(url: url, code: Int32(CURLE_FAILED_INIT.rawValue),
+                                     message: "libcurl cannot be loaded (\(loadError ?? "unknown")): install libcurl4 (apt install libcurl4)")
+        }
+        swctr_curl_easy_reset(handle)
         let state = TransferState(sink: sink)
         let unmanaged = Unmanaged.passRetained(state)
         defer { unmanaged.release() }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         var headerList: UnsafeMutablePointer<curl_slist>?
-        for header in headers { headerList = curl_slist_append(headerList, header) }
-        defer { curl_slist_free_all(headerList) }
+        for header in headers { headerList = swctr_curl_slist_append(headerList, header) }
+        defer { swctr_curl_slist_free_all(headerList) }
 
         let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
             swctr_curl_setopt_string(handle, CURLOPT_URL, url)
@@ -115,11 +122,11 @@ final class HTTPClient {
                 }
                 return length
             }
-            return curl_easy_perform(handle)
+            return swctr_curl_easy_perform(handle)
         }
         if code != CURLE_OK && !(state.aborted && code == CURLE_WRITE_ERROR) {
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            let message = detail.isEmpty ? String(cString: swctr_curl_easy_strerror(code)) : detail
             throw HTTPTransportError(url: url, code: Int32(code.rawValue), message: message)
         }
         var status = 0
