@@ -148,15 +148,16 @@ public struct IDMapPlan: Equatable, Sendable {
     public func apply(to pid: ProcessID) throws(RuntimeError) {
         switch writer {
         case .helpers(let newuidmap, let newgidmap):
-            for (tool, maps) in [(newuidmap, uidMappings), (newgidmap, gidMappings)] {
-                let arguments = [tool, String(pid.rawValue)] + maps.flatMap { [String($0.containerID), String($0.hostID), String($0.size)] }
-                let result: (status: ExitStatus, output: String)
-                do { result = try ChildProcess.run(tool, arguments: arguments) } catch {
-                    throw .idMapping(tool: tool, output: error.description)
-                }
-                if result.status != .exited(0) {
-                    throw .idMapping(tool: tool, output: result.output.trimmingWhitespace())
-                }
+            // Both at once: they write different files of the same process.
+            let programs = [(newuidmap, uidMappings), (newgidmap, gidMappings)].map { tool, maps in
+                (path: tool, arguments: [tool, String(pid.rawValue)] + maps.flatMap { [String($0.containerID), String($0.hostID), String($0.size)] })
+            }
+            let results: [(status: ExitStatus, output: String)]
+            do { results = try ChildProcess.runConcurrently(programs) } catch {
+                throw .idMapping(tool: newuidmap, output: error.description)
+            }
+            for (program, result) in zip(programs, results) where result.status != .exited(0) {
+                throw .idMapping(tool: program.path, output: result.output.trimmingWhitespace())
             }
         case .direct:
             let base = "/proc/\(pid.rawValue)/"

@@ -78,25 +78,47 @@ public enum ChildProcess {
 
     /// Runs a program to completion with its output captured (for short helper programs).
     public static func run(_ path: String, arguments: [String], environment: [String] = []) throws(SystemCallError) -> (status: ExitStatus, output: String) {
-        var pipeFds: [Int32] = [0, 0]
-        try systemCall("pipe2") { swctr_pipe2(&pipeFds, O_CLOEXEC) }
-        let readEnd = FileDescriptor(rawValue: pipeFds[0])
-        let writeEnd = FileDescriptor(rawValue: pipeFds[1])
+        try runConcurrently([(path, arguments)], environment: environment)[0]
+    }
+
+    /// Runs the programs at once (each its own stdout+stderr pipe) and waits for all of them;
+    /// their results in the same order. If one cannot be started, those started are waited for.
+    public static func runConcurrently(_ programs: [(path: String, arguments: [String])],
+                                       environment: [String] = []) throws(SystemCallError) -> [(status: ExitStatus, output: String)] {
         let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
-        let pid: ProcessID
-        do {
-            pid = try spawn(path, arguments: arguments, environment: environment,
-                            fileDescriptors: [0: devNull, 1: writeEnd, 2: writeEnd])
-        } catch {
-            readEnd.close(); writeEnd.close(); devNull.close()
-            throw error
+        defer { devNull.close() }
+        var started: [(pid: ProcessID, output: FileDescriptor)] = []
+        var failure: SystemCallError?
+        for program in programs {
+            var pipeFds: [Int32] = [0, 0]
+            do {
+                try systemCall("pipe2") { swctr_pipe2(&pipeFds, O_CLOEXEC) }
+            } catch {
+                failure = error
+                break
+            }
+            let readEnd = FileDescriptor(rawValue: pipeFds[0])
+            let writeEnd = FileDescriptor(rawValue: pipeFds[1])
+            defer { writeEnd.close() }
+            do {
+                let pid = try spawn(program.path, arguments: program.arguments, environment: environment,
+                                    fileDescriptors: [0: devNull, 1: writeEnd, 2: writeEnd])
+                started.append((pid, readEnd))
+            } catch {
+                readEnd.close()
+                failure = error
+                break
+            }
         }
-        writeEnd.close()
-        devNull.close()
-        let output = (try? readEnd.readAll(limit: 1 << 20)) ?? []
-        readEnd.close()
-        let status = try wait(pid)
-        return (status, String(decoding: output, as: UTF8.self))
+        var results: [(status: ExitStatus, output: String)] = []
+        for child in started {
+            let output = (try? child.output.readAll(limit: 1 << 20)) ?? []
+            child.output.close()
+            let status = (try? wait(child.pid)) ?? .exited(125)
+            results.append((status, String(decoding: output, as: UTF8.self)))
+        }
+        if let failure { throw failure }
+        return results
     }
 
     /// Looks a program up in PATH (or the given directories).
