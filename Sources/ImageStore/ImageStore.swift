@@ -26,7 +26,7 @@ public final class ImageStore {
 
     // MARK: - The image index
 
-    private func readIndex() throws(ImageStoreError) -> [ImageRecord] {
+    func readIndex() throws(ImageStoreError) -> [ImageRecord] {
         guard FileSystem.exists(layout.imageIndexPath) else { return [] }
         let bytes: [UInt8]
         do { bytes = try FileSystem.readFile(layout.imageIndexPath) } catch { throw .io(error) }
@@ -36,7 +36,7 @@ public final class ImageStore {
         }
     }
 
-    private func writeIndex(_ records: [ImageRecord]) throws(ImageStoreError) {
+    func writeIndex(_ records: [ImageRecord]) throws(ImageStoreError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         do {
@@ -50,7 +50,7 @@ public final class ImageStore {
     }
 
     /// Runs `body` with the store locked against other swctr processes.
-    private func withLock<T>(_ body: () throws(ImageStoreError) -> T) throws(ImageStoreError) -> T {
+    func withLock<T>(_ body: () throws(ImageStoreError) -> T) throws(ImageStoreError) -> T {
         let lock: FileLock
         do { lock = try FileLock.acquire(layout.lockPath) } catch { throw .io(error) }
         defer { lock.unlock() }
@@ -168,9 +168,17 @@ public final class ImageStore {
             created: configuration.created,
             pulled: Date.now.formatted(.iso8601),
             platform: Platform(architecture: configuration.architecture ?? platform.architecture, os: configuration.os ?? "linux", variant: configuration.variant))
+        try register(record)
+        created.removeAll()
+        progress("Digest: \(fetched.digest)")
+        return try lookup(record.id.description) ?? record
+    }
+
+    /// Records an image in the index: its names move to it from any image that had them (as
+    /// `docker pull` and `docker load` move a tag); an image already there gains the names.
+    func register(_ record: ImageRecord) throws(ImageStoreError) {
         try withLock { () throws(ImageStoreError) in
             var records = try readIndex()
-            // A name moves to the new image, as `docker pull` moves a tag.
             for index in records.indices {
                 records[index].names.removeAll { record.names.contains($0) }
             }
@@ -184,18 +192,15 @@ public final class ImageStore {
             }
             try writeIndex(records)
         }
-        created.removeAll()
-        progress("Digest: \(fetched.digest)")
-        return try lookup(record.id.description) ?? record
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws -> T {
+    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws -> T {
         do { return try JSONDecoder().decode(type, from: Data(bytes)) } catch {
             throw ImageStoreError.invalidImage(image: what, reason: "it is not a valid \(T.self) document")
         }
     }
 
-    private func storeBlob(bytes: [UInt8], digest: Digest, created: inout [String]) throws {
+    func storeBlob(bytes: [UInt8], digest: Digest, created: inout [String]) throws {
         let path = layout.blobPath(digest)
         if FileSystem.exists(path) { return }
         do { try FileSystem.writeAtomically(path, bytes, mode: 0o600) } catch { throw ImageStoreError.io(error) }
@@ -234,7 +239,7 @@ public final class ImageStore {
     }
 
     /// Removes blobs and layers a failed pull created, unless an image in the index uses them.
-    private func removeUnreferenced(_ paths: [String], unpacker: LayerUnpacking) {
+    func removeUnreferenced(_ paths: [String], unpacker: LayerUnpacking) {
         let records = (try? readIndex()) ?? []
         var used = Set<String>()
         for record in records {
