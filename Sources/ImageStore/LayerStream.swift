@@ -1,4 +1,5 @@
 import CZlib
+import CZstd
 import ImageReference
 import Registry
 import SystemSupport
@@ -9,11 +10,15 @@ import Glibc
 /// The uncompressed bytes of a layer blob, hashed as they are read so the result can be checked
 /// against the image configuration's diff_id.
 final class LayerStream {
-    enum Compression { case none, gzip }
+    enum Compression { case none, gzip, zstd }
 
     private let fd: FileDescriptor
     private let compression: Compression
     private var zstream = z_stream()
+    private var zstdStream: OpaquePointer?
+    private var zstdInput = ZSTD_inBuffer()
+    /// Whether the current zstd frame is complete (a blob may end only between frames).
+    private var zstdFrameDone = true
     private let inputCapacity = 1 << 17
     private let input: UnsafeMutablePointer<UInt8>
     let outputCapacity = 1 << 18
@@ -29,20 +34,24 @@ final class LayerStream {
         var magic = [UInt8](repeating: 0, count: 4)
         let n = pread(fd.rawValue, &magic, 4, 0)
         if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
-            fd.close()
-            throw SystemCallError("zstd-compressed layers are not supported yet", on: path, errno: ENOTSUP)
+            compression = .zstd
+        } else {
+            compression = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b ? .gzip : .none
         }
-        compression = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b ? .gzip : .none
         input = .allocate(capacity: inputCapacity)
         output = .allocate(capacity: outputCapacity)
         if compression == .gzip {
             // 15 + 32: a gzip (or zlib) header is detected automatically.
             inflateInit2_(&zstream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        } else if compression == .zstd {
+            zstdStream = ZSTD_createDStream()
+            ZSTD_initDStream(zstdStream)
         }
     }
 
     deinit {
         if compression == .gzip { inflateEnd(&zstream) }
+        if let zstdStream { ZSTD_freeDStream(zstdStream) }
         input.deallocate()
         output.deallocate()
         fd.close()
@@ -106,6 +115,37 @@ final class LayerStream {
                 }
             }
             return 0
+        case .zstd:
+            return readZstd()
+        }
+    }
+
+    private func readZstd() -> Int {
+        while true {
+            if zstdInput.pos == zstdInput.size {
+                let n = readRaw(into: input, capacity: inputCapacity)
+                if n < 0 { return -1 }
+                if n == 0 {
+                    if !zstdFrameDone {
+                        failure = "the layer's zstd stream ends early (truncated blob)"
+                        return -1
+                    }
+                    return 0
+                }
+                zstdInput = ZSTD_inBuffer(src: input, size: n, pos: 0)
+            }
+            var outputBuffer = ZSTD_outBuffer(dst: output, size: outputCapacity, pos: 0)
+            let hint = ZSTD_decompressStream(zstdStream, &outputBuffer, &zstdInput)
+            if ZSTD_isError(hint) != 0 {
+                failure = "the layer's zstd stream is corrupt (\(String(cString: ZSTD_getErrorName(hint))))"
+                return -1
+            }
+            // A hint of 0 means a frame just ended; another may follow (zstd allows concatenation).
+            zstdFrameDone = hint == 0
+            if outputBuffer.pos > 0 {
+                hasher.update(UnsafeRawBufferPointer(start: output, count: outputBuffer.pos))
+                return outputBuffer.pos
+            }
         }
     }
 

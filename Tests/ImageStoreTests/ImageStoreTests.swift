@@ -45,3 +45,54 @@ final class PlatformTests: XCTestCase {
         XCTAssertFalse(Platform(architecture: "amd64", os: "linux").accepts(Platform(architecture: "amd64", os: "windows")))
     }
 }
+
+/// The decompressing layer reader, against files made by the real gzip and zstd tools.
+final class LayerStreamTests: XCTestCase {
+    private func compress(_ data: [UInt8], with tool: String?) throws -> String {
+        let base = NSTemporaryDirectory() + "swctr-layerstream-\(UUID().uuidString)"
+        try Data(data).write(to: URL(fileURLWithPath: base))
+        guard let tool else { return base }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/" + tool)
+        process.arguments = ["-q", base]
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        return base + (tool == "gzip" ? ".gz" : ".zst")
+    }
+
+    private func readAll(_ path: String) throws -> ([UInt8], LayerStream, Int) {
+        let stream = try LayerStream(path: path)
+        var result: [UInt8] = []
+        while true {
+            let n = stream.read()
+            if n <= 0 { return (result, stream, n) }
+            result.append(contentsOf: UnsafeBufferPointer(start: stream.output, count: n))
+        }
+    }
+
+    func testPlainGzipAndZstdGiveTheSameBytesAndDigest() throws {
+        var generator = SystemRandomNumberGenerator()
+        let data = (0..<3_000_000).map { index in index % 7 == 0 ? UInt8.random(in: 0...255, using: &generator) : UInt8(index % 251) }
+        let expected = ContentHasher.digest(of: data)
+        for tool in [nil, "gzip", "zstd"] {
+            let path = try compress(data, with: tool)
+            defer { unlink(path) }
+            let (bytes, stream, last) = try readAll(path)
+            XCTAssertEqual(last, 0, "\(tool ?? "plain"): \(stream.failure ?? "")")
+            XCTAssertEqual(bytes.count, data.count, tool ?? "plain")
+            XCTAssertEqual(stream.hasher.finish(), expected, tool ?? "plain")
+        }
+    }
+
+    func testTruncatedZstdIsReportedAsTruncated() throws {
+        let data = [UInt8]((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let path = try compress(data, with: "zstd")
+        defer { unlink(path) }
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        XCTAssertEqual(truncate(path, off_t(size / 2)), 0)
+        let (_, stream, last) = try readAll(path)
+        XCTAssertEqual(last, -1)
+        XCTAssertTrue(stream.failure?.contains("truncated") ?? false, stream.failure ?? "no failure")
+    }
+}
