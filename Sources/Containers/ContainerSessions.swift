@@ -41,18 +41,18 @@ extension ContainerService {
             launched = try ContainerLauncher.launch(record, context: context, stdio: stdio)
         } catch {
             devNull?.close()
-            try? database.update(id: record.id, from: [.starting], set: [
+            _ = try? database.update(id: record.id, from: [.starting], set: [
                 "status": .text(ContainerStatus.created.rawValue), "error": .text(error.userMessage), "exit_code": .integer(Int64(error.exitCode))])
             if record.settings.autoRemove { try? removeLocked(record.id) }
             throw error
         }
         devNull?.close()
-        try? database.update(id: record.id, set: [
+        _ = try? database.update(id: record.id, set: [
             "status": .text(ContainerStatus.running.rawValue), "pid": .integer(Int64(launched.pid.rawValue)),
             "monitor_pid": .integer(Int64(getpid())), "started": .real(Timestamp.now)])
         let status = ForegroundSession(pid: launched.pid, terminalMaster: launched.master, forwardInput: record.settings.interactive)
             .waitForExit(reap: false)
-        try? database.update(id: record.id, from: [.running], set: [
+        _ = try? database.update(id: record.id, from: [.running], set: [
             "status": .text(ContainerStatus.exited.rawValue), "pid": .null,
             "exit_code": .integer(Int64(status.shellCode)), "finished": .real(Timestamp.now)])
         _ = try? ChildProcess.wait(launched.pid)

@@ -32,11 +32,12 @@ public enum ImageStoreError: Error, UserFacingError {
     case unsupportedLayer(image: String, mediaType: String)
     case invalidImage(image: String, reason: String)
     case unpackFailed(layer: Digest, reason: String)
+    case inUse(image: String, id: String)
 
     public var userMessage: String {
         switch self {
         case .imageNotFound(let name):
-            return "image \(name) is not in the local store — pull it first: swctr pull \(name)"
+            return "image \(name) is not in the local store — see swctr images, or pull it: swctr pull \(name)"
         case .ambiguous(let prefix):
             return "\"\(prefix)\" matches more than one image — give more of the id or the full name"
         case .corruptIndex(let path, let reason):
@@ -52,6 +53,8 @@ public enum ImageStoreError: Error, UserFacingError {
             return "image \(image) is not valid: \(reason)"
         case .unpackFailed(let layer, let reason):
             return "cannot unpack layer \(layer.description.prefix(19)): \(reason)"
+        case .inUse(let image, let id):
+            return "image \(image) (\(id)) is used by a container — remove the container first, or use rmi -f to remove its containers too"
         }
     }
 }

@@ -63,17 +63,7 @@ public final class ImageStore {
 
     /// Finds an image by name (normalised as Docker does) or by (a prefix of) its id.
     public func lookup(_ text: String) throws(ImageStoreError) -> ImageRecord? {
-        let records = try readIndex()
-        if let reference = try? ImageReference.parse(text) {
-            let name = reference.description
-            if let record = records.first(where: { $0.names.contains(name) || $0.repoDigests.contains(name) }) { return record }
-        }
-        var hex = Substring(text)
-        if hex.hasPrefix("sha256:") { hex = hex.dropFirst(7) }
-        guard !hex.isEmpty, hex.allSatisfy({ $0.isHexDigit }) else { return nil }
-        let matches = records.filter { $0.id.hex.hasPrefix(hex) }
-        if matches.count > 1 { throw .ambiguous(text) }
-        return matches.first
+        try lookup(text, in: try readIndex())
     }
 
     public func configuration(of record: ImageRecord) throws(ImageStoreError) -> ImageConfiguration {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Containers
 import FoundationEssentials
+import ImageStore
 import RuntimeSpec
 
 /// Docker-shaped `inspect` output for a container.
@@ -91,41 +92,60 @@ struct ContainerInspection: Encodable {
 }
 
 struct Inspect: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show containers' details as JSON (Docker's shape).")
+    static let configuration = CommandConfiguration(abstract: "Show containers' or images' details as JSON (Docker's shape).")
 
     @Option(name: .shortAndLong, help: "Print one field: a Go-template-like path such as {{.State.Status}} or .State.Pid.")
     var format: String?
 
-    @Argument(help: "Containers (name, id or id prefix).")
+    @Argument(help: "Containers or images (name, id or id prefix).")
     var containers: [String]
+
+    @Option(name: .customLong("type"), help: "container, image, or all (the default: a container, else an image).")
+    var kind = "all"
+
+    func validate() throws {
+        guard ["container", "image", "all"].contains(kind) else { throw ValidationError("--type must be container, image or all, not \"\(kind)\"") }
+    }
 
     func run() throws {
         let service: ContainerService
         do { service = try Session.containerService() } catch { throw fail(error, exitCode: 125) }
-        var documents: [ContainerInspection] = []
+        var documents: [JSONValue] = []
         var failed = false
         for name in containers {
             do {
-                let record = try service.find(name)
-                documents.append(ContainerInspection(record, logPath: service.context.directory(of: record.id).logPath,
-                                                     volumesRoot: service.context.layout.root + "/volumes",
-                                                     ports: PublishedPortsFile.read(record, context: service.context)))
+                if kind != "image", let record = try? service.find(name) {
+                    let document = ContainerInspection(record, logPath: service.context.directory(of: record.id).logPath,
+                                                       volumesRoot: service.context.layout.root + "/volumes",
+                                                       ports: PublishedPortsFile.read(record, context: service.context))
+                    documents.append(try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(document)))
+                    continue
+                }
+                if kind != "container", let document = try InspectImages.inspection(of: name, store: try Session.open(quiet: true).store) {
+                    documents.append(document)
+                    continue
+                }
+                if kind == "image" { throw ImageStoreError.imageNotFound(name) }
+                if kind == "container" { _ = try service.find(name) }  // its "no such container" error
+                throw CLIError("no container or image named \(name) — see swctr ps -a and swctr images")
             } catch {
                 _ = fail(error, exitCode: 1)
                 failed = true
             }
         }
+        try Self.printDocuments(documents, format: format, failed: failed)
+        if failed { throw ExitCode(1) }
+    }
+
+    /// Prints inspect documents: one field each with `format`, else a JSON array.
+    static func printDocuments(_ documents: [JSONValue], format: String?, failed: Bool) throws {
         if let format {
-            for document in documents {
-                let value = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(document))
-                print(Self.field(format, in: value))
-            }
+            for document in documents { print(Self.field(format, in: document)) }
         } else if !documents.isEmpty || !failed {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(documents), as: UTF8.self))
         }
-        if failed { throw ExitCode(1) }
     }
 
     /// `{{.State.Status}}` or `.State.Status`: the value at that path, as Go templates print it.
