@@ -63,6 +63,10 @@ CURLcode swctr_curl_setopt_pointer(CURL *handle, CURLoption option, void *value)
 CURLcode swctr_curl_setopt_write_function(CURL *handle, size_t (*fn)(char *, size_t, size_t, void *)) {
     return api.easy_setopt(handle, CURLOPT_WRITEFUNCTION, fn);
 }
+CURLcode swctr_curl_setopt_offset(CURL *handle, CURLoption option, curl_off_t value) { return api.easy_setopt(handle, option, value); }
+CURLcode swctr_curl_setopt_read_function(CURL *handle, size_t (*fn)(char *, size_t, size_t, void *)) {
+    return api.easy_setopt(handle, CURLOPT_READFUNCTION, fn);
+}
 CURLcode swctr_curl_setopt_header_function(CURL *handle, size_t (*fn)(char *, size_t, size_t, void *)) {
     return api.easy_setopt(handle, CURLOPT_HEADERFUNCTION, fn);
 }

@@ -24,7 +24,12 @@ public struct CreateRequest: Sendable {
     public var stopSignal: Int32 = SIGTERM
     public var stopTimeout = 10
     public var logMaxSize: Int64 = 10 << 20
-    public var tlsVerify = true
+    /// How to reach registries when the image must be pulled.
+    public var registryAccess = RegistryAccess()
+    /// `--platform`: the image variant to pull (and to require of a local image).
+    public var platform: Platform?
+    /// Progress of an implicit pull.
+    public var pullEvents: @Sendable (PullEvent) -> Void = { _ in }
     public var mounts: [MountRequest] = []
     public var readOnlyRoot = false
     public var privileged = false
@@ -140,7 +145,7 @@ public final class ContainerService {
     /// `keepLock`, returns still holding the container's lock (for `run`, which starts it next).
     public func create(_ request: CreateRequest, store: ImageStore, keepLock: Bool = false) throws -> (ContainerRecord, ContainerLock?) {
         if let name = request.name, !ContainerNames.isValid(name) { throw ContainerError.invalidName(name) }
-        let image = try resolveImage(request.image, store: store, tlsVerify: request.tlsVerify)
+        let image = try resolveImage(request.image, store: store, access: request.registryAccess, platform: request.platform, events: request.pullEvents)
         let configuration = try store.configuration(of: image)
         let id = FileSystem.randomHex(bytes: 32)
         let hostname = request.process.hostname ?? String(id.prefix(12))
@@ -340,13 +345,13 @@ public final class ContainerService {
         throw ContainerError.nameInUse(record.name, by: "")
     }
 
-    /// Finds the image locally, or pulls it as `docker run` does.
-    public func resolveImage(_ name: String, store: ImageStore, tlsVerify: Bool) throws -> ImageRecord {
-        if let record = try store.lookup(name) { return record }
-        let reference = try ImageReference.parse(name)
-        warn("Unable to find image '\(reference.description)' locally")
-        let client = RegistryClient(reference: reference, tlsVerify: tlsVerify)
-        return try store.pull(reference, client: client, unpacker: context.tools)
+    /// Finds the image locally, or pulls it as `docker run` does. A local image of another
+    /// platform than the one asked for (default: this machine's) does not count, as in Podman.
+    public func resolveImage(_ name: String, store: ImageStore, access: RegistryAccess, platform: Platform?,
+                             events: @escaping @Sendable (PullEvent) -> Void = { _ in }) throws -> ImageRecord {
+        if let record = try store.lookup(name), (platform ?? .current).accepts(record.platform) { return record }
+        warn("Unable to find image '\((try? ImageReference.parse(name))?.description ?? name)' locally")
+        return try access.pull(name, into: store, unpacker: context.tools, platform: platform ?? .current, events: events, note: warn)
     }
 
     // MARK: - Start

@@ -82,42 +82,47 @@ public final class ImageStore {
     // MARK: - Pull
 
     /// Pulls `reference` into the store: manifest (platform chosen from an index), config and layers,
-    /// each verified against its digest; layers unpacked; the image recorded under its name.
-    /// On failure the store is as it was: what this pull added and nothing else uses is removed.
+    /// each verified against its digest; layers fetched and unpacked by several workers at once;
+    /// the image recorded under its name. `sources` are tried in order for the manifest (mirrors
+    /// first, then the registry itself); blobs come from the source that gave the manifest, else
+    /// the others. On failure the store is as it was, except for downloads kept for resuming in
+    /// its temp area: what this pull added and nothing else uses is removed.
     @discardableResult
-    public func pull(_ reference: ImageReference, client: RegistryClient, unpacker: LayerUnpacking, platform: Platform = .current) throws -> ImageRecord {
-        var createdPaths: [String] = []
+    public func pull(_ reference: ImageReference, sources: [PullSource], unpacker: LayerUnpacking, platform: Platform = .current,
+                     events: @escaping @Sendable (PullEvent) -> Void = { _ in }) throws -> ImageRecord {
+        let created = CreatedPaths()
         do {
-            return try pullRecording(reference, client: client, unpacker: unpacker, platform: platform, created: &createdPaths)
+            return try pullRecording(reference, sources: sources, unpacker: unpacker, platform: platform, events: events, created: created)
         } catch {
-            removeUnreferenced(createdPaths, unpacker: unpacker)
+            removeUnreferenced(created.paths, unpacker: unpacker)
             throw error
         }
     }
 
-    private func pullRecording(_ reference: ImageReference, client: RegistryClient, unpacker: LayerUnpacking, platform: Platform, created: inout [String]) throws -> ImageRecord {
+    @discardableResult
+    public func pull(_ reference: ImageReference, client: RegistryClient, unpacker: LayerUnpacking, platform: Platform = .current) throws -> ImageRecord {
+        try pull(reference, sources: [PullSource(client: client, repository: reference.repository)], unpacker: unpacker, platform: platform)
+    }
+
+    /// How many layers are fetched and unpacked at once.
+    public static let pullWorkers = 3
+
+    private func pullRecording(_ reference: ImageReference, sources: [PullSource], unpacker: LayerUnpacking, platform: Platform,
+                               events: @escaping @Sendable (PullEvent) -> Void, created: CreatedPaths) throws -> ImageRecord {
         let display = reference.description
-        progress("Pulling \(display)")
-        var fetched = try client.fetchManifest(repository: reference.repository, reference: reference.manifestReference, expected: reference.digest, displayName: display)
-        if MediaType.isIndex(fetched.mediaType) {
-            let index = try decode(ImageIndex.self, fetched.bytes, what: "image index of \(display)")
-            let candidates = index.manifests.filter { $0.platform.map(platform.accepts) ?? false }
-            guard let chosen = candidates.first else {
-                throw RegistryError.noMatchingPlatform(reference: display, wanted: platform, available: index.manifests.compactMap(\.platform))
-            }
-            fetched = try client.fetchManifest(repository: reference.repository, reference: chosen.digest.description, expected: chosen.digest, displayName: "\(display) (\(platform))")
-        }
-        guard MediaType.isManifest(fetched.mediaType) else {
-            throw RegistryError.unsupportedMediaType(what: "image \(display)", mediaType: fetched.mediaType)
-        }
-        let manifest = try decode(ImageManifest.self, fetched.bytes, what: "manifest of \(display)")
+        let (chosen, fetched, manifest) = try resolveManifest(reference, sources: sources, platform: platform, events: events)
+        let ordered = [sources[chosen]] + sources.indices.filter { $0 != chosen }.map { sources[$0] }
         for layer in manifest.layers where !MediaType.isLayer(layer.mediaType) {
             throw ImageStoreError.unsupportedLayer(image: display, mediaType: layer.mediaType)
         }
         if manifest.layers.isEmpty { throw ImageStoreError.invalidImage(image: display, reason: "it has no layers") }
-        try storeBlob(bytes: fetched.bytes, digest: fetched.digest, created: &created)
+        if !FileSystem.exists(layout.blobPath(fetched.digest)) {
+            var paths: [String] = []
+            try storeBlob(bytes: fetched.bytes, digest: fetched.digest, created: &paths)
+            created.add(paths)
+        }
 
-        let configPath = try fetchBlob(manifest.config, what: "config", reference: reference, client: client, created: &created)
+        let configPath = try fetchBlob(manifest.config, what: "config", sources: ordered, created: created)
         let configBytes: [UInt8]
         do { configBytes = try FileSystem.readFile(configPath) } catch { throw ImageStoreError.io(error) }
         let configuration = try decode(ImageConfiguration.self, configBytes, what: "configuration of \(display)")
@@ -130,21 +135,23 @@ public final class ImageStore {
         }
 
         let chainIDs = ChainID.compute(diffIDs)
-        for (position, layer) in manifest.layers.enumerated() {
-            let destination = layout.layerPath(chainIDs[position])
-            if FileSystem.isDirectory(destination) {
-                progress("Layer \(layer.digest.description.prefix(19)) already present")
-                continue
+        events(.layers(manifest.layers))
+        // One job per distinct layer directory; workers take the next job until none is left.
+        var seen = Set<Digest>()
+        let jobs = manifest.layers.indices.filter { seen.insert(chainIDs[$0]).inserted }
+        let queue = JobQueue(count: jobs.count)
+        WorkerThreads.run(count: min(Self.pullWorkers, jobs.count)) { _ in
+            while let next = queue.take() {
+                let position = jobs[next]
+                do {
+                    try self.fetchAndUnpackLayer(manifest.layers[position], diffID: diffIDs[position], chainID: chainIDs[position],
+                                                 sources: ordered, unpacker: unpacker, events: events, created: created)
+                } catch {
+                    queue.fail(error)
+                }
             }
-            let blobPath = try fetchBlob(layer, what: "layer", reference: reference, client: client, created: &created)
-            progress("Unpacking layer \(layer.digest.description.prefix(19))")
-            do {
-                try unpacker.unpackLayer(blobPath: blobPath, mediaType: layer.mediaType, diffID: diffIDs[position], destination: destination)
-            } catch let error as UserFacingError {
-                throw ImageStoreError.unpackFailed(layer: layer.digest, reason: error.userMessage)
-            }
-            created.append(destination)
         }
+        if let failure = queue.failure { throw failure }
 
         let record = ImageRecord(
             id: manifest.config.digest,
@@ -157,11 +164,124 @@ public final class ImageStore {
             size: manifest.layers.reduce(0) { $0 + $1.size },
             created: configuration.created,
             pulled: Date.now.formatted(.iso8601),
-            platform: Platform(architecture: configuration.architecture ?? platform.architecture, os: configuration.os ?? "linux", variant: configuration.variant))
+            platform: Platform(architecture: configuration.architecture ?? platform.architecture, os: configuration.os ?? "linux",
+                               variant: configuration.variant ?? platform.variant))
         try register(record)
-        created.removeAll()
-        progress("Digest: \(fetched.digest)")
+        created.clear()
+        events(.finished(manifest: fetched.digest))
         return try lookup(record.id.description) ?? record
+    }
+
+    /// The image manifest for this platform, from the first source that has it.
+    private func resolveManifest(_ reference: ImageReference, sources: [PullSource], platform: Platform,
+                                 events: @Sendable (PullEvent) -> Void) throws -> (Int, RegistryClient.FetchedManifest, ImageManifest) {
+        let display = reference.description
+        for (position, source) in sources.enumerated() {
+            do {
+                var fetched = try source.client.fetchManifest(repository: source.repository, reference: reference.manifestReference,
+                                                              expected: reference.digest, displayName: display)
+                if MediaType.isIndex(fetched.mediaType) {
+                    let index = try decode(ImageIndex.self, fetched.bytes, what: "image index of \(display)")
+                    guard let chosen = Self.choose(platform, from: index.manifests) else {
+                        throw RegistryError.noMatchingPlatform(reference: display, wanted: platform, available: index.manifests.compactMap(\.platform))
+                    }
+                    fetched = try source.client.fetchManifest(repository: source.repository, reference: chosen.digest.description,
+                                                              expected: chosen.digest, displayName: "\(display) (\(platform))")
+                }
+                guard MediaType.isManifest(fetched.mediaType) else {
+                    throw RegistryError.unsupportedMediaType(what: "image \(display)", mediaType: fetched.mediaType)
+                }
+                return (position, fetched, try decode(ImageManifest.self, fetched.bytes, what: "manifest of \(display)"))
+            } catch {
+                // A mirror that is down or lacks the image hands over to the next source. Content
+                // that is wrong (bad digest, bad document) fails the pull wherever it came from.
+                guard position < sources.count - 1, Self.mayTryNextSource(after: error) else { throw error }
+                events(.sourceFailed(source.client.domain, reason: (error as? UserFacingError)?.userMessage ?? "\(error)"))
+            }
+        }
+        throw RegistryError.notFound(reference: display)
+    }
+
+    private static func mayTryNextSource(after error: Error) -> Bool {
+        switch error as? RegistryError {
+        case .unreachable?, .notFound?, .httpStatus?, .authenticationRequired?, .accessDenied?, .interrupted?: return true
+        default: return false
+        }
+    }
+
+    /// The index entry for `platform`: an exact variant match first, else one without a variant
+    /// where the platform has a default (arm64's v8), else nothing.
+    public static func choose(_ platform: Platform, from manifests: [Descriptor]) -> Descriptor? {
+        let candidates = manifests.filter { $0.platform.map(platform.accepts) ?? false }
+        if let variant = platform.variant, let exact = candidates.first(where: { $0.platform?.variant == variant }) { return exact }
+        return candidates.first
+    }
+
+    /// Fetches a layer's blob unless stored, and unpacks it unless its directory exists. Locks
+    /// (per layer and per blob, files in the temp area) keep two pulls from doing the same work.
+    private func fetchAndUnpackLayer(_ layer: Descriptor, diffID: Digest, chainID: Digest, sources: [PullSource], unpacker: LayerUnpacking,
+                                     events: @escaping @Sendable (PullEvent) -> Void, created: CreatedPaths) throws {
+        let destination = layout.layerPath(chainID)
+        if FileSystem.isDirectory(destination) {
+            events(.layerPresent(layer.digest))
+            return
+        }
+        let lockPath = layout.temporaryDirectory + "/layer-\(chainID.hex).lock"
+        let lock: FileLock
+        do { lock = try FileLock.acquireRemovable(lockPath) } catch { throw ImageStoreError.io(error) }
+        defer { lock.unlockAndRemove(lockPath) }
+        if FileSystem.isDirectory(destination) {
+            events(.layerPresent(layer.digest))
+            return
+        }
+        let blobPath = try fetchBlob(layer, what: "layer", sources: sources, created: created, events: events)
+        events(.layerUnpacking(layer.digest))
+        do {
+            try unpacker.unpackLayer(blobPath: blobPath, mediaType: layer.mediaType, diffID: diffID, destination: destination)
+        } catch let error as UserFacingError {
+            throw ImageStoreError.unpackFailed(layer: layer.digest, reason: error.userMessage)
+        }
+        created.add([destination])
+        events(.layerDone(layer.digest))
+    }
+
+    /// Downloads a blob unless the store has it: into its partial file in the temp area (resumed
+    /// if an earlier pull was interrupted), verified while it streams, fsynced, then renamed to
+    /// its digest.
+    private func fetchBlob(_ descriptor: Descriptor, what: String, sources: [PullSource], created: CreatedPaths,
+                           events: @escaping @Sendable (PullEvent) -> Void = { _ in }) throws -> String {
+        let path = layout.blobPath(descriptor.digest)
+        if FileSystem.exists(path) {
+            events(.blobPresent(descriptor.digest))
+            return path
+        }
+        let lockPath = layout.temporaryDirectory + "/blob-\(descriptor.digest.hex).lock"
+        let lock: FileLock
+        do { lock = try FileLock.acquireRemovable(lockPath) } catch { throw ImageStoreError.io(error) }
+        defer { lock.unlockAndRemove(lockPath) }
+        if FileSystem.exists(path) {
+            events(.blobPresent(descriptor.digest))
+            return path
+        }
+        let partial = layout.temporaryDirectory + "/partial-\(descriptor.digest.hex)"
+        var lastError: Error?
+        for (position, source) in sources.enumerated() {
+            do {
+                try source.client.downloadBlob(repository: source.repository, descriptor: descriptor, what: what, to: partial) { received in
+                    events(.blobProgress(descriptor.digest, received: received, total: descriptor.size))
+                }
+                lastError = nil
+                break
+            } catch {
+                lastError = error
+                guard position < sources.count - 1, Self.mayTryNextSource(after: error) else { break }
+            }
+        }
+        if let lastError { throw lastError }
+        do { try systemCall("rename", on: path) { rename(partial, path) } } catch { throw ImageStoreError.io(error) }
+        created.add([path])
+        events(.blobDownloaded(descriptor.digest))
+        return path
     }
 
     /// Records an image in the index: its names move to it from any image that had them (as
@@ -195,37 +315,6 @@ public final class ImageStore {
         if FileSystem.exists(path) { return }
         do { try FileSystem.writeAtomically(path, bytes, mode: 0o600) } catch { throw ImageStoreError.io(error) }
         created.append(path)
-    }
-
-    /// Downloads a blob unless the store has it: into a temp file, verified while it streams,
-    /// fsynced, then renamed to its digest.
-    private func fetchBlob(_ descriptor: Descriptor, what: String, reference: ImageReference, client: RegistryClient, created: inout [String]) throws -> String {
-        let path = layout.blobPath(descriptor.digest)
-        if FileSystem.exists(path) { return path }
-        let temp = layout.temporaryDirectory + "/blob-\(descriptor.digest.hex.prefix(16))-\(FileSystem.randomHex(bytes: 4))"
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.open(temp, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) } catch { throw ImageStoreError.io(error) }
-        var writeError: SystemCallError?
-        do {
-            try client.fetchBlob(repository: reference.repository, descriptor: descriptor, what: what) { chunk in
-                do throws(SystemCallError) { try fd.writeAll(chunk) } catch { writeError = error; return false }
-                return true
-            }
-            if let writeError { throw ImageStoreError.io(writeError) }
-            do {
-                try fd.sync()
-                fd.close()
-                try systemCall("rename", on: path) { rename(temp, path) }
-            } catch { throw ImageStoreError.io(error) }
-        } catch {
-            fd.close()
-            unlink(temp)
-            if let writeError { throw ImageStoreError.io(writeError) }
-            throw error
-        }
-        progress("Fetched \(what) \(descriptor.digest.description.prefix(19)) (\(Self.formatSize(descriptor.size)))")
-        created.append(path)
-        return path
     }
 
     /// Removes blobs and layers a failed pull created, unless an image in the index uses them.

@@ -1,4 +1,5 @@
 import CCurl
+import SystemSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,6 +24,19 @@ public struct HTTPTransportError: Error {
             || code == Int32(CURLE_SSL_CERTPROBLEM.rawValue) || code == Int32(CURLE_RECV_ERROR.rawValue)
             || code == Int32(CURLE_SEND_ERROR.rawValue) || code == Int32(CURLE_GOT_NOTHING.rawValue)
             || code == Int32(CURLE_SSL_CACERT_BADFILE.rawValue) || code == Int32(CURLE_WEIRD_SERVER_REPLY.rawValue)
+    }
+}
+
+/// A request body: bytes in memory, or a file read from its start.
+enum HTTPBody {
+    case bytes([UInt8])
+    case file(FileDescriptor, size: Int64)
+
+    var size: Int64 {
+        switch self {
+        case .bytes(let bytes): return Int64(bytes.count)
+        case .file(_, let size): return size
+        }
     }
 }
 
@@ -55,16 +69,43 @@ final class HTTPClient {
         var errorBody: [UInt8] = []
         var sink: BodySink
         var aborted = false
-        init(sink: @escaping BodySink) { self.sink = sink }
+        var body: HTTPBody?
+        var bodyOffset = 0
+        init(sink: @escaping BodySink, body: HTTPBody?) {
+            self.sink = sink
+            self.body = body
+        }
+
+        /// Fills `buffer` with the next bytes of the body; 0 at its end.
+        func readBody(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+            switch body {
+            case .bytes(let bytes):
+                let count = min(buffer.count, bytes.count - bodyOffset)
+                bytes.withUnsafeBytes { source in
+                    buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[bodyOffset..<bodyOffset + count]))
+                }
+                bodyOffset += count
+                return count
+            case .file(let fd, _):
+                while true {
+                    let n = Glibc.read(fd.rawValue, buffer.baseAddress, buffer.count)
+                    if n < 0 && errno == EINTR { continue }
+                    return n < 0 ? Int(CURL_READFUNC_ABORT) : n
+                }
+            case nil:
+                return 0
+            }
+        }
     }
 
-    func request(_ url: String, method: String = "GET", headers: [String] = [], followRedirects: Bool = true, sink: @escaping BodySink) throws(HTTPTransportError) -> HTTPResponse {
+    func request(_ url: String, method: String = "GET", headers: [String] = [], body: HTTPBody? = nil, followRedirects: Bool = true,
+                 sink: @escaping BodySink) throws(HTTPTransportError) -> HTTPResponse {
         guard let handle else {
             throw HTTPTransportError(url: url, code: Int32(CURLE_FAILED_INIT.rawValue),
                                      message: "libcurl cannot be loaded (\(loadError ?? "unknown")): install libcurl4 (apt install libcurl4)")
         }
         swctr_curl_easy_reset(handle)
-        let state = TransferState(sink: sink)
+        let state = TransferState(sink: sink, body: body)
         let unmanaged = Unmanaged.passRetained(state)
         defer { unmanaged.release() }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -91,6 +132,16 @@ final class HTTPClient {
                 swctr_curl_setopt_long(handle, CURLOPT_NOBODY, 1)
             } else if method != "GET" {
                 swctr_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, method)
+            }
+            if let body {
+                // Sent as an upload (any method), with its length known up front.
+                swctr_curl_setopt_long(handle, CURLOPT_UPLOAD, 1)
+                swctr_curl_setopt_offset(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(body.size))
+                swctr_curl_setopt_pointer(handle, CURLOPT_READDATA, unmanaged.toOpaque())
+                swctr_curl_setopt_read_function(handle) { data, size, count, context in
+                    let state = Unmanaged<TransferState>.fromOpaque(context!).takeUnretainedValue()
+                    return state.readBody(into: UnsafeMutableRawBufferPointer(start: data, count: size * count))
+                }
             }
             if let headerList { swctr_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headerList)) }
             swctr_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, unmanaged.toOpaque())

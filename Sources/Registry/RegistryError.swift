@@ -5,7 +5,10 @@ import SystemSupport
 public enum RegistryError: Error, UserFacingError {
     case unreachable(registry: String, reason: String)
     case notFound(reference: String)
-    case unauthorized(registry: String, repository: String)
+    case authenticationRequired(registry: String, repository: String)
+    case credentialsRejected(registry: String, username: String)
+    case accessDenied(registry: String, repository: String, username: String)
+    case interrupted(registry: String, reason: String)
     case httpStatus(registry: String, url: String, status: Int, message: String)
     case digestMismatch(what: String, registry: String, expected: Digest, actual: Digest)
     case sizeMismatch(what: String, registry: String, expected: Int64, actual: Int64)
@@ -21,8 +24,15 @@ public enum RegistryError: Error, UserFacingError {
             return "cannot reach registry \(registry): \(reason) — check the address and that the registry is running"
         case .notFound(let reference):
             return "image \(reference) not found: the registry has no such repository or tag — check the name and tag"
-        case .unauthorized(let registry, let repository):
-            return "registry \(registry) refused access to \(repository): authentication required or access denied — check the name, or log in to \(registry)"
+        case .authenticationRequired(let registry, let repository):
+            let what = repository.isEmpty ? "" : " for \(repository)"
+            return "registry \(registry) requires authentication\(what) (or has no such repository) — check the name, or log in: swctr login \(registry)"
+        case .credentialsRejected(let registry, let username):
+            return "registry \(registry) rejected the credentials of \(username) — check them and log in again: swctr login \(registry)"
+        case .accessDenied(let registry, let repository, let username):
+            return "registry \(registry) denied \(username) access to \(repository) — check the name, or that this account may use it"
+        case .interrupted(let registry, let reason):
+            return "the transfer from registry \(registry) broke off: \(reason) — try again; the download resumes where it stopped"
         case .httpStatus(let registry, let url, let status, let message):
             return "registry \(registry) answered \(status) for \(url)\(message.isEmpty ? "" : ": " + message)"
         case .digestMismatch(let what, let registry, let expected, let actual):

@@ -107,7 +107,10 @@ struct CreateOptions: ParsableArguments {
     @Option(help: "User namespace: keep-id (your uid and gid appear unchanged inside), or the default.")
     var userns: String?
 
-    @OptionGroup var tls: TLSOptions
+    @OptionGroup var registry: RegistryOptions
+
+    @Option(help: "Pull this platform's variant of the image: OS/ARCH[/VARIANT].")
+    var platform: String?
 
     func validate() throws {
         // --network and -p are checked when the request is made: a one-line error, exit 125.
@@ -222,7 +225,9 @@ struct CreateOptions: ParsableArguments {
         request.autoRemove = rm
         request.interactive = interactive
         request.network = try networkRequest()
-        request.tlsVerify = tls.tlsVerify
+        request.registryAccess = try registry.access
+        request.platform = try parsePlatform(platform)
+        request.pullEvents = PullProgress(quiet: false).handler
         request.restartPolicy = RestartPolicy(parsing: restart) ?? .never
         request.stopSignal = SignalName.parse(stopSignal) ?? SIGTERM
         request.stopTimeout = stopTimeout

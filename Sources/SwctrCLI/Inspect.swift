@@ -149,9 +149,20 @@ struct Inspect: ParsableCommand {
     }
 
     /// `{{.State.Status}}` or `.State.Status`: the value at that path, as Go templates print it.
+    /// A format with several `{{…}}` (and text between them) fills in each.
     static func field(_ format: String, in document: JSONValue) -> String {
-        var path = format.trimmed
-        if path.hasPrefix("{{") && path.hasSuffix("}}") { path = String(path.dropFirst(2).dropLast(2)).trimmed }
+        guard format.contains("{{") else { return value(at: format.trimmed, in: document) }
+        var output = ""
+        var rest = Substring(format)
+        while let open = rest.firstRange(of: "{{"), let close = rest[open.upperBound...].firstRange(of: "}}") {
+            output += rest[..<open.lowerBound]
+            output += value(at: String(rest[open.upperBound..<close.lowerBound]).trimmed, in: document)
+            rest = rest[close.upperBound...]
+        }
+        return output + rest
+    }
+
+    private static func value(at path: String, in document: JSONValue) -> String {
         var value: JSONValue? = document
         for key in path.split(separator: ".") {
             if case .object(let members)? = value { value = members[String(key)] } else { value = nil }

@@ -7,20 +7,25 @@ import Registry
 struct Pull: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Pull an image from a registry.")
 
-    @Flag(name: .shortAndLong, help: "Print only the image id.")
+    @Flag(name: .shortAndLong, help: "Print only the image id (no progress).")
     var quiet = false
 
-    @OptionGroup var tls: TLSOptions
+    @Option(help: "Pull this platform's variant of the image: OS/ARCH[/VARIANT], e.g. linux/arm64.")
+    var platform: String?
+
+    @OptionGroup var registry: RegistryOptions
 
     @Argument(help: "The image: NAME[:TAG|@DIGEST], e.g. alpine or localhost:5000/app:1.0.")
     var image: String
 
     func run() throws {
         do {
-            let reference = try ImageReference.parse(image)
+            let access = try registry.access
+            let wanted = try parsePlatform(platform) ?? .current
             let session = try Session.open(quiet: quiet)
-            let client = RegistryClient(reference: reference, tlsVerify: tls.tlsVerify)
-            let record = try session.store.pull(reference, client: client, unpacker: UserNamespaceTools(idMaps: session.idMaps))
+            let progress = PullProgress(quiet: quiet)
+            let record = try access.pull(image, into: session.store, unpacker: UserNamespaceTools(idMaps: session.idMaps), platform: wanted,
+                                         events: progress.handler, note: progress.note)
             print(record.id.description)
         } catch {
             throw fail(error, exitCode: 1)

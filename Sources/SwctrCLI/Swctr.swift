@@ -67,10 +67,50 @@ func fail(_ error: Error, exitCode: Int32) -> ExitCode {
     return ExitCode(exitCode)
 }
 
-/// `--tls-verify`, as Podman spells it (`--tls-verify=false`).
-struct TLSOptions: ParsableArguments {
+/// How to reach registries: `--tls-verify`, `--authfile`, `--creds`, as Podman spells them.
+struct RegistryOptions: ParsableArguments {
     @Option(name: .customLong("tls-verify"), help: "Require HTTPS with a verified certificate (false also allows plain HTTP).")
     var tlsVerify: Bool = true
+
+    @Option(help: "The credentials file to use (default: the containers auth.json files, then ~/.docker/config.json).")
+    var authfile: String?
+
+    @Option(help: "Credentials for the registry: USER[:PASSWORD] (the password is asked for when left out).")
+    var creds: String?
+
+    var access: RegistryAccess {
+        get throws {
+            var access = RegistryAccess()
+            access.tlsVerify = tlsVerify
+            access.authFile = authfile
+            if let creds {
+                let parts = creds.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                guard !parts[0].isEmpty else { throw CLIError("--creds needs USER[:PASSWORD], not \"\(creds)\"") }
+                let password = parts.count > 1 ? parts[1] : try Self.askPassword()
+                access.credentials = RegistryCredentials(username: parts[0], password: password)
+            }
+            return access
+        }
+    }
+
+    /// Reads a password from the terminal without echo.
+    static func askPassword() throws -> String {
+        guard isatty(STDIN_FILENO) == 1 else { throw CLIError("no password given and stdin is not a terminal — use --password-stdin or USER:PASSWORD") }
+        guard let entered = getpass("Password: ") else { throw CLIError("no password entered") }
+        return String(cString: entered)
+    }
+}
+
+/// `--platform OS/ARCH[/VARIANT]` (or ARCH alone), as Docker writes it.
+func parsePlatform(_ text: String?) throws -> Platform? {
+    guard let text, !text.isEmpty else { return nil }
+    let parts = text.lowercased().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+    guard !parts.contains(where: \.isEmpty), parts.count <= 3 else {
+        throw CLIError("--platform \(text) is not OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7")
+    }
+    if parts.count == 1 { return Platform(architecture: parts[0], os: "linux") }
+    guard parts[0] == "linux" else { throw CLIError("--platform \(text): swctr runs linux images only") }
+    return Platform(architecture: parts[1], os: "linux", variant: parts.count == 3 ? parts[2] : nil)
 }
 
 /// A flag's value that is wrong in a way only found while reading it (a file, a profile).

@@ -119,6 +119,26 @@ public struct FileLock {
     }
 
     public func unlock() { fd.close() }
+
+    /// Takes a lock whose file the holder removes when done (`unlockAndRemove`), so no lock files
+    /// pile up. A lock taken on a file that was removed meanwhile is taken again on the new file.
+    public static func acquireRemovable(_ path: String) throws(SystemCallError) -> FileLock {
+        while true {
+            let lock = try acquire(path)
+            var held = stat()
+            var current = stat()
+            if fstat(lock.fd.rawValue, &held) == 0, stat(path, &current) == 0, held.st_ino == current.st_ino, held.st_dev == current.st_dev {
+                return lock
+            }
+            lock.unlock()
+        }
+    }
+
+    /// Removes the lock file, then releases the lock (waiters then retry on a new file).
+    public func unlockAndRemove(_ path: String) {
+        unlink(path)
+        fd.close()
+    }
 }
 
 extension FileSystem {

@@ -68,3 +68,4 @@ public enum ProcessEnvironment {
         return result
     }
 }
+
