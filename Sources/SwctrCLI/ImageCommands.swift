@@ -4,6 +4,7 @@ import FoundationEssentials
 import ImageReference
 import ImageStore
 import Registry
+import SystemSupport
 
 /// Docker-shaped `image inspect` output.
 struct ImageInspection: Encodable {
@@ -204,7 +205,7 @@ struct InspectImages: ParsableCommand {
 struct ImageCommands: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images (the same verbs as at the top level).",
-        subcommands: [ImageList.self, Pull.self, ImageRemove.self, TagImage.self, InspectImages.self, ImageHistory.self, PruneImages.self])
+        subcommands: [ImageList.self, Pull.self, Push.self, ImageRemove.self, TagImage.self, InspectImages.self, ImageHistory.self, PruneImages.self])
 }
 
 /// `image ls`: `images` under the name Docker's image group uses.
@@ -219,4 +220,33 @@ struct ImageRemove: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rm", abstract: RemoveImages.configuration.abstract)
     @OptionGroup var removal: RemoveImages
     func run() throws { try removal.run() }
+}
+
+struct Push: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Push an image to a registry.",
+                                                    discussion: "swctr push IMAGE [DESTINATION]: DESTINATION defaults to the image's name.")
+
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
+    @Option(help: "Also write the manifest digest to this file.") var digestfile: String?
+    @OptionGroup var registry: RegistryOptions
+    @Argument(help: "The local image: name, id or id prefix.") var image: String
+    @Argument(help: "Where to push: REGISTRY/NAME[:TAG].") var destination: String?
+
+    func run() throws {
+        do {
+            let access = try registry.access
+            let session = try Session.open(quiet: true)
+            guard let record = try session.store.lookup(image) else { throw ImageStoreError.imageNotFound(image) }
+            let target = try ImageReference.parse(destination ?? image)
+            if target.digest != nil { throw CLIError("cannot push to a digest (\(destination ?? image)): give REGISTRY/NAME[:TAG]") }
+            let quiet = self.quiet
+            let digest = try session.store.push(record, to: target, client: try access.client(for: target)) { line in
+                if !quiet { printError(line) }
+            }
+            if let digestfile { try FileSystem.writeAtomically(digestfile, digest.description, mode: 0o644) }
+            if !quiet { printError("Digest: \(digest)") }
+        } catch {
+            throw fail(error, exitCode: 1)
+        }
+    }
 }
