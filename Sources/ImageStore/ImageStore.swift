@@ -234,6 +234,11 @@ public final class ImageStore {
             events(.layerPresent(layer.digest))
             return
         }
+        // What an unpack of this layer killed part-way left behind (no one else unpacks it now).
+        let leftover = LayerUnpacker.temporaryPrefix(for: destination)
+        for entry in (try? FileSystem.listDirectory(layout.layersDirectory)) ?? [] where entry.hasPrefix(leftover) {
+            try? (unpacker as? LayerRemoving)?.removeLayerDirectory(layout.layersDirectory + "/" + entry)
+        }
         let blobPath = try fetchBlob(layer, what: "layer", sources: sources, created: created, events: events)
         events(.layerUnpacking(layer.digest))
         do {

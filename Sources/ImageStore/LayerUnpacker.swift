@@ -57,10 +57,16 @@ public struct LayerUnpacker {
         var modified: timespec
     }
 
+    /// The name prefix of the temporary directory an unpack into `destination` works in.
+    public static func temporaryPrefix(for destination: String) -> String {
+        ".unpack-" + destination.split(separator: "/").last.map { String($0.prefix(16)) }! + "-"
+    }
+
     /// Unpacks `blobPath` into `destination` (created here; must not exist). Checks the diff_id.
     public func unpack(blobPath: String, diffID: Digest, destination: String) throws(LayerUnpackError) {
         let parent = String(destination[..<(destination.lastIndex(of: "/") ?? destination.startIndex)])
-        let temp = parent + "/.unpack-" + FileSystem.randomHex(bytes: 6)
+        // Named after the layer, so that what a killed unpack leaves is found and removed.
+        let temp = parent + "/" + Self.temporaryPrefix(for: destination) + FileSystem.randomHex(bytes: 6)
         do {
             try systemCall("mkdir", on: temp) { mkdir(temp, 0o755) }
         } catch { throw .system(error, entry: nil) }

@@ -100,6 +100,8 @@ final class PullDepthTests: SwctrTestCase {
         let pulled = state.swctr("pull", "-q", state.image("debian"))
         XCTAssertEqual(pulled.status, 0, pulled.stderr)
         try assertStoreIsSound("after the final pull")
+        let layers = try FileManager.default.contentsOfDirectory(atPath: state.storeRoot + "/layers")
+        XCTAssertEqual(layers.filter { $0.hasPrefix(".unpack-") }, [], "unpacks killed part-way are cleaned up by the next pull")
         XCTAssertEqual(state.swctr("run", "--rm", "--network", "none", state.image("debian"), "cat", "/opt/swctr-test/keep.txt").stdout, "keep\n")
     }
 
