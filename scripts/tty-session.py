@@ -3,6 +3,7 @@
 
     tty-session.py interactive -- COMMAND...   prompt, stty size, resize, Ctrl-C, exit
     tty-session.py killed KILLCOMMAND -- COMMAND...   prompt, then KILLCOMMAND from outside
+    tty-session.py capture -- COMMAND...   all it writes to the terminal, then its exit status
 
 COMMAND runs with the pty's slave as its controlling terminal and stdio, as a user's shell
 would start it. Prints one `key=value` line per observation; the test asserts them. Exits 1
@@ -90,11 +91,19 @@ class Session:
         while time.time() < end:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
+                while select.select([self.master], [], [], 0.05)[0]:
+                    try:
+                        chunk = os.read(self.master, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    self.seen += chunk
                 return os.waitstatus_to_exitcode(status)
             ready, _, _ = select.select([self.master], [], [], 0.1)
             if ready:
                 try:
-                    os.read(self.master, 4096)
+                    self.seen += os.read(self.master, 4096)
                 except OSError:
                     pass
         print("timeout=exit")
@@ -141,6 +150,13 @@ def killed(kill_command, command):
     print("restored=%s" % ("yes" if s.modes() == before else "no"))
 
 
+def capture(command):
+    s = Session(command)
+    status = s.drain_until_exit()
+    print("output=%r" % s.seen.decode(errors="replace"))
+    print("exit=%d" % status)
+
+
 def main():
     args = sys.argv[1:]
     if "--" not in args:
@@ -149,6 +165,8 @@ def main():
     head, command = args[:split], args[split + 1:]
     if head == ["interactive"]:
         interactive(command)
+    elif head == ["capture"]:
+        capture(command)
     elif len(head) == 2 and head[0] == "killed":
         killed(shlex.split(head[1]), command)
     else:

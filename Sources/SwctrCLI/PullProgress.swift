@@ -25,7 +25,7 @@ final class PullProgress: @unchecked Sendable {
     private var lastDraw: Double = 0
 
     init(quiet: Bool) {
-        if quiet { mode = .quiet } else { mode = isatty(STDERR_FILENO) == 1 && getenv("TERM").map { String(cString: $0) != "dumb" } ?? false ? .terminal : .lines }
+        if quiet { mode = .quiet } else { mode = isatty(STDERR_FILENO) == 1 && getenv("TERM").map { String(cString: $0) } != "dumb" ? .terminal : .lines }
     }
 
     var handler: @Sendable (PullEvent) -> Void { { [self] event in lock.withLock { handle(event) } } }

@@ -51,3 +51,15 @@ final class TerminalTests: SwctrTestCase {
         XCTAssertEqual(seen["restored"], "yes")
     }
 }
+
+/// Pull progress on a terminal: live rows redrawn in place.
+final class PullTerminalTests: SwctrTestCase {
+    func testPullOnATerminalDrawsLiveRowsPerLayer() {
+        let command = state.commandLine(["pull", state.image("debian")])
+        let result = TestHost.execute(["/usr/bin/python3", TerminalTests.driver, "capture", "--"] + command)
+        XCTAssertTrue(result.stdout.contains("exit=0"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("\\x1b[2K"), "rows are cleared and redrawn: \(result.stdout)")
+        XCTAssertTrue(result.stdout.contains("Pull complete"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("sha256:"), result.stdout)
+    }
+}
