@@ -19,7 +19,7 @@ public struct Swctr: ParsableCommand {
         subcommands: [
             Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, ListContainers.self,
             Logs.self, Attach.self, Exec.self, Copy.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self, ContainerCommands.self,
-            Pull.self, Images.self, VolumeCommands.self, SystemCommands.self,
+            Pull.self, Images.self, Save.self, Load.self, Import.self, VolumeCommands.self, SystemCommands.self,
         ])
 
     public init() {}
