@@ -222,7 +222,10 @@ public final class ImageStore {
     private func fetchAndUnpackLayer(_ layer: Descriptor, diffID: Digest, chainID: Digest, sources: [PullSource], unpacker: LayerUnpacking,
                                      events: @escaping @Sendable (PullEvent) -> Void, created: CreatedPaths) throws {
         let destination = layout.layerPath(chainID)
-        if FileSystem.isDirectory(destination) {
+        // A layer unpacked from another image's blob (the same content compressed otherwise)
+        // is not unpacked again, but this image's own blob is still fetched: push and save
+        // hand on the image exactly as it was pulled.
+        if FileSystem.isDirectory(destination) && FileSystem.exists(layout.blobPath(layer.digest)) {
             events(.layerPresent(layer.digest))
             return
         }
@@ -231,6 +234,7 @@ public final class ImageStore {
         do { lock = try FileLock.acquireRemovable(lockPath) } catch { throw ImageStoreError.io(error) }
         defer { lock.unlockAndRemove(lockPath) }
         if FileSystem.isDirectory(destination) {
+            _ = try fetchBlob(layer, what: "layer", sources: sources, created: created, events: events)
             events(.layerPresent(layer.digest))
             return
         }

@@ -205,7 +205,8 @@ struct InspectImages: ParsableCommand {
 struct ImageCommands: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Manage images (the same verbs as at the top level).",
-        subcommands: [ImageList.self, Pull.self, Push.self, ImageRemove.self, TagImage.self, InspectImages.self, ImageHistory.self, PruneImages.self])
+        subcommands: [ImageList.self, Pull.self, Push.self, ImageRemove.self, TagImage.self, InspectImages.self, ImageHistory.self, PruneImages.self,
+                      Save.self, Load.self, Import.self])
 }
 
 /// `image ls`: `images` under the name Docker's image group uses.
