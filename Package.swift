@@ -46,6 +46,7 @@ let package = Package(
 
         .testTarget(name: "ImageReferenceTests", dependencies: ["ImageReference"]),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "ImageReference"]),
         .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime", "Network"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
     ]

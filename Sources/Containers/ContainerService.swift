@@ -349,7 +349,7 @@ public final class ContainerService {
     /// platform than the one asked for (default: this machine's) does not count, as in Podman.
     public func resolveImage(_ name: String, store: ImageStore, access: RegistryAccess, platform: Platform?,
                              events: @escaping @Sendable (PullEvent) -> Void = { _ in }) throws -> ImageRecord {
-        if let record = try store.lookup(name), (platform ?? .current).accepts(record.platform) { return record }
+        if let record = try access.localImage(name, in: store), (platform ?? .current).accepts(record.platform) { return record }
         warn("Unable to find image '\((try? ImageReference.parse(name))?.description ?? name)' locally")
         return try access.pull(name, into: store, unpacker: context.tools, platform: platform ?? .current, events: events, note: warn)
     }

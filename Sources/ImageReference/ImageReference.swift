@@ -75,7 +75,7 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         var remainder = rest
         if let slash = rest.firstIndex(of: "/") {
             let first = rest[..<slash]
-            if first.contains(".") || first.contains(":") || first == "localhost" || first.lowercased() != first {
+            if isDomainComponent(first) {
                 domain = String(first)
                 remainder = rest[rest.index(after: slash)...]
             }
@@ -95,6 +95,20 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         if domain.count + 1 + repository.count > 255 { throw .invalid(text, "the name is longer than 255 characters") }
         if tag == nil && digest == nil { tag = defaultTag }
         return ImageReference(domain: domain, repository: repository, tag: tag, digest: digest)
+    }
+
+    /// Whether `text` names no registry (`alpine`, `user/app:1`), so registries.conf decides where
+    /// it comes from; `quay.io/app` and `localhost:5000/app` are fully qualified.
+    public static func isShortName(_ text: String) -> Bool {
+        let name = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        guard let slash = name.firstIndex(of: "/") else { return true }
+        return !isDomainComponent(name[..<slash])
+    }
+
+    /// Docker's rule for a reference's first path component: a registry domain when it has a "." or
+    /// ":" or is "localhost" (upper case also counts, so `Example/app` fails as a bad host name).
+    static func isDomainComponent(_ first: Substring) -> Bool {
+        first.contains(".") || first.contains(":") || first == "localhost" || first.lowercased() != first
     }
 
     /// The same reference with another tag or digest.

@@ -5,16 +5,7 @@ import SystemSupport
 import Glibc
 #endif
 
-/// A user name and password (or token) for one registry.
-public struct RegistryCredentials: Sendable, Equatable {
-    public var username: String
-    public var password: String
-
-    public init(username: String, password: String) {
-        self.username = username
-        self.password = password
-    }
-
+extension RegistryCredentials {
     var basicAuthorization: String {
         "Authorization: Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
     }
@@ -147,9 +138,12 @@ public final class RegistryClient: @unchecked Sendable {
                 continue
             }
             if response.status == 401 || response.status == 403 {
-                throw credentials == nil || !authenticated
-                    ? .authenticationRequired(registry: domain, repository: repository)
-                    : .accessDenied(registry: domain, repository: repository, username: credentials!.username)
+                guard let credentials, authenticated else { throw .authenticationRequired(registry: domain, repository: repository) }
+                // Basic credentials the registry refuses are wrong; a token it refuses lacks access.
+                if lock.withLock({ usesBasicAuthentication }) || repository.isEmpty {
+                    throw .credentialsRejected(registry: domain, username: credentials.username)
+                }
+                throw .accessDenied(registry: domain, repository: repository, username: credentials.username)
             }
             return response
         }
@@ -180,7 +174,7 @@ public final class RegistryClient: @unchecked Sendable {
         }
         var query: [String] = []
         if let service = challenge.parameters["service"] { query.append("service=" + percentEncode(service)) }
-        query.append("scope=" + percentEncode(scope))
+        if !repository.isEmpty { query.append("scope=" + percentEncode(scope)) }
         if let credentials { query.append("account=" + percentEncode(credentials.username)) }
         let url = realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&")
         var body: [UInt8] = []
