@@ -46,6 +46,7 @@ bench: .build-dir build
 	bash scripts/bench-start.sh /var/tmp/swctr-bench-bin/swctr
 	bash scripts/bench-lifecycle.sh /var/tmp/swctr-bench-bin/swctr
 	bash scripts/bench-net.sh /var/tmp/swctr-bench-bin/swctr
+	bash scripts/bench-pull.sh /var/tmp/swctr-bench-bin/swctr
 
 lint:
 	$(SWIFT) format lint --recursive --configuration .swift-format Sources Tests Package.swift

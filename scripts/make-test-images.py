@@ -3,27 +3,50 @@
 
     make-test-images.py --registry 127.0.0.1:PORT --state DIR [--mirror URL] [--reuse-cache DIR]...
 
-Everything is made here with tarfile/gzip/hashlib/json and pushed over plain HTTP with the
-distribution API (monolithic blob uploads, then manifests; an index after its children):
+Everything is made here with tarfile/gzip/hashlib/json (zstd with the zstd tool, the schema1
+signature with python3-cryptography) and pushed over plain HTTP with the distribution API
+(monolithic blob uploads, then manifests; an index after its children):
 
   test/busybox   Docker schema2, 1 gzip layer: busybox-static + applet links, passwd/group
   test/debian    OCI, 3 layers: debootstrap minbase bookworm / files in opt/swctr-test /
                  whiteouts, an opaque dir and a whiteout of etc/motd (needs root: debootstrap)
   test/config    Docker schema2: busybox + srv/work; Env, Entrypoint, Cmd, WorkingDir, User
   test/multi     OCI index: linux/arm64 then linux/amd64 (SWCTR_TEST_ARCH in Env)
+  test/variants  OCI index: linux/arm/v6, linux/arm/v7, linux/arm64/v8, linux/amd64, each the busybox
+                 layer with SWCTR_TEST_ARCH=arm/v6, arm/v7, arm64/v8, amd64 and the matching
+                 architecture/variant in its config
   test/plain     OCI, one uncompressed layer
+  test/zstd      OCI, the busybox layer compressed with zstd (application/vnd.oci.image.layer.v1.tar+zstd)
+  test/schema1   Docker schema 1, signed (libtrust JWS, ES256, a fresh key each build): the busybox
+                 layer; the registry serves it as application/vnd.docker.distribution.manifest.v1+prettyjws
+                 and its digest is that of the payload without the signatures
+  test/foreign   Docker schema2: the busybox layer, then a foreign layer
+                 (application/vnd.docker.image.rootfs.foreign.diff.tar.gzip) whose bytes are only at
+                 its `urls` entry, http://REGISTRY/v2/test/foreign-source/blobs/DIGEST: the
+                 test/foreign repository does not hold that blob (the registry does not ask for it)
+  test/layers    OCI, 7 gzip layers: busybox, then 6 of 4 MiB of incompressible bytes each
+                 (layers/N.bin, N = 1..6; deterministic, cached under DIR/cache)
   test/evil-*    busybox + one hostile layer (dotdot, abs, symlink, hardlink)
+
+The registry must accept schema1 manifests and foreign-layer URLs on 127.0.0.1; test-registry.sh
+configures every registry so (distribution 2.8 refuses both by default).
 
 Then DIR/registry/tampered becomes a copy of DIR/registry/good (the good registry's storage) in
 which the busybox gzip layer blob has bytes changed in the middle and the test/plain manifest has
-one annotation value changed (same length, still valid JSON). Serve it read-only.
+one annotation value changed (same length, still valid JSON). Serve it read-only. Blob files are
+hard links into the good storage (the registry never writes a blob file in place; tampering
+replaces the file). DIR/registry/basic and DIR/registry/token (the storages of the registries
+with authentication) get the test images' repositories copied in from the good storage, their
+blobs hard-linked; other repositories there (pushed by tests) are left alone.
 
 Tar entries are sorted, with a fixed mtime and numeric owners, and gzip headers carry no name or
 time, so every run yields the same digests. Slow inputs (the debootstrap tree) are cached under
 DIR/cache keyed by a hash of their inputs. A summary (image -> manifest digest) goes to stderr and
-to DIR/images.json.
+to DIR/images.json (per image also its media type as served, and its layer descriptors or, for an
+index, its children's digests and platforms).
 """
 import argparse
+import base64
 import glob
 import gzip
 import hashlib
@@ -42,6 +65,7 @@ import urllib.parse
 import urllib.request
 
 RECIPE = "swctr-test-images 1"          # bump to rebuild cached inputs
+LAYERS_RECIPE = "swctr-test-layers 1"    # test/layers: bump to change its data
 EPOCH = 1735689600                       # 2025-01-01T00:00:00Z: mtime of every tar entry
 CREATED = "2025-01-01T00:00:00Z"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -52,11 +76,14 @@ TAMPER_KEY, TAMPER_FROM, TAMPER_TO = "io.swctr.test.integrity", b'"original"', b
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER_GZ = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+DOCKER_FOREIGN_LAYER_GZ = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+DOCKER_MANIFEST_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST,
                     "application/vnd.docker.distribution.manifest.list.v2+json"])
 
@@ -146,8 +173,8 @@ class Layer:
 class Blob:
     """A blob to push: bytes in memory or a file on disk."""
 
-    def __init__(self, media_type, data=None, path=None, digest=None, size=None):
-        self.media_type, self.data, self.path = media_type, data, path
+    def __init__(self, media_type, data=None, path=None, digest=None, size=None, urls=None):
+        self.media_type, self.data, self.path, self.urls = media_type, data, path, urls
         self.digest = digest or sha256(data)
         self.size = size if size is not None else len(data)
 
@@ -161,7 +188,10 @@ class Blob:
         return data
 
     def descriptor(self, media_type=None):
-        return {"mediaType": media_type or self.media_type, "digest": self.digest, "size": self.size}
+        d = {"mediaType": media_type or self.media_type, "digest": self.digest, "size": self.size}
+        if self.urls:
+            d["urls"] = self.urls
+        return d
 
 
 class LayerBlob:
@@ -406,10 +436,15 @@ def debootstrap_layer(cache, reuse, mirror):
 
 # ------------------------------------------------------------------------------- images
 class Image:
-    def __init__(self, repo, manifest, media_type, blobs, children=()):
+    """A manifest to push with its blobs (and children, for an index). digest: what the registry
+    names it by (for schema1, that of the payload without signatures). elsewhere: (repo, Blob)
+    pairs pushed to other repositories first (a foreign layer's source)."""
+
+    def __init__(self, repo, manifest, media_type, blobs, children=(), digest=None, elsewhere=()):
         self.repo, self.manifest, self.media_type = repo, manifest, media_type
         self.blobs, self.children = blobs, list(children)
-        self.digest = sha256(manifest)
+        self.digest = digest or sha256(manifest)
+        self.elsewhere = list(elsewhere)
 
 
 def image(repo, kind, layers, cfg, arch="amd64", variant=None, annotations=None, layer_types=None):
@@ -425,14 +460,15 @@ def image(repo, kind, layers, cfg, arch="amd64", variant=None, annotations=None,
                    "history": history})
     cblob = Blob(DOCKER_CONFIG if kind == "docker" else OCI_CONFIG, jbytes(config))
     if kind == "docker":
-        mt, types = DOCKER_MANIFEST, [DOCKER_LAYER_GZ] * len(layers)
+        mt, types = DOCKER_MANIFEST, layer_types or [DOCKER_LAYER_GZ] * len(layers)
     else:
         mt, types = OCI_MANIFEST, layer_types or [l.blob.media_type for l in layers]
     m = {"schemaVersion": 2, "mediaType": mt, "config": cblob.descriptor(),
          "layers": [l.blob.descriptor(t) for l, t in zip(layers, types)]}
     if annotations:
         m["annotations"] = annotations
-    return Image(repo, jbytes(m), mt, [cblob] + [l.blob for l in layers])
+    # a layer with urls is fetched from there: it is not pushed to this repository
+    return Image(repo, jbytes(m), mt, [cblob] + [l.blob for l in layers if not l.blob.urls])
 
 
 def index(repo, children_platforms):
@@ -442,6 +478,96 @@ def index(repo, children_platforms):
                      "platform": platform})
     m = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": mans}
     return Image(repo, jbytes(m), OCI_INDEX, [], [c for c, _ in children_platforms])
+
+
+def zstd_layer(tar, created_by):
+    """The tar compressed by the zstd tool (level 3, one thread: the same bytes every run); None
+    when zstd is not installed."""
+    zstd = shutil.which("zstd")
+    if zstd is None:
+        return None
+    r = subprocess.run([zstd, "-q", "-c", "-3", "-T1", "--no-progress"], input=tar, capture_output=True, timeout=120)
+    if r.returncode != 0:
+        raise Fail("zstd failed: %s" % r.stderr.decode(errors="replace").strip())
+    return LayerBlob(Blob(OCI_LAYER_ZSTD, r.stdout), sha256(tar), created_by)
+
+
+def data_layers(cache, count=6, size=4 << 20):
+    """test/layers' data layers: layers/N.bin with SIZE bytes of SHAKE-256 output (incompressible,
+    the same every run), gzip; cached as DIR/cache/layers-KEY-N.tar.gz + layers-KEY.json."""
+    key = hashlib.sha256(jbytes([LAYERS_RECIPE, count, size])).hexdigest()[:16]
+    meta_path = os.path.join(cache, "layers-%s.json" % key)
+    try:
+        out = []
+        for m in json.load(open(meta_path)):
+            path = os.path.join(cache, m["file"])
+            if os.path.getsize(path) != m["size"]:
+                raise ValueError(path)
+            out.append(LayerBlob(Blob(OCI_LAYER_GZ, path=path, digest=m["digest"], size=m["size"]),
+                                 m["diff_id"], m["created_by"]))
+        if len(out) == count:
+            return out
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    meta, out = [], []
+    for n in range(1, count + 1):
+        data = hashlib.shake_256(("%s %d" % (LAYERS_RECIPE, n)).encode()).digest(size)
+        t = Layer().dir("layers").file("layers/%d.bin" % n, data).tar()
+        g = gz(t)
+        name = "layers-%s-%d.tar.gz" % (key, n)
+        with open(os.path.join(cache, name + ".tmp"), "wb") as f:
+            f.write(g)
+        os.rename(os.path.join(cache, name + ".tmp"), os.path.join(cache, name))
+        m = {"file": name, "digest": sha256(g), "size": len(g), "diff_id": sha256(t),
+             "created_by": "layers/%d.bin: %d bytes of shake_256(%r)" % (n, size, "%s %d" % (LAYERS_RECIPE, n))}
+        meta.append(m)
+        out.append(LayerBlob(Blob(OCI_LAYER_GZ, g), m["diff_id"], m["created_by"]))
+    with open(meta_path + ".tmp", "w") as f:
+        json.dump(meta, f, indent=1)
+    os.rename(meta_path + ".tmp", meta_path)
+    return out
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def schema1_image(repo, layer, cfg):
+    """A Docker schema 1 manifest of one layer, signed the way libtrust does it (a JWS in
+    "signatures", over the payload up to formatLength + formatTail). The key is made afresh, so
+    the bytes differ from run to run but the digest (of the payload) does not. None without
+    python3-cryptography."""
+    try:
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    except ImportError:
+        return None
+    key = ec.generate_private_key(ec.SECP256R1())
+    pub = key.public_key()
+    der = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    kid = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode().rstrip("=")   # libtrust key id
+    kid = ":".join(kid[i:i + 4] for i in range(0, len(kid), 4))
+    nums = pub.public_numbers()
+    jwk = {"crv": "P-256", "kid": kid, "kty": "EC",
+           "x": b64url(nums.x.to_bytes(32, "big")), "y": b64url(nums.y.to_bytes(32, "big"))}
+    v1 = {"id": hashlib.sha256(jbytes(["swctr-test schema1", layer.diff_id])).hexdigest(),
+          "created": CREATED, "container_config": {"Cmd": ["/bin/sh", "-c", "#(nop) " + layer.created_by]},
+          "config": cfg, "architecture": "amd64", "os": "linux"}
+    m = {"schemaVersion": 1, "name": repo, "tag": "latest", "architecture": "amd64",
+         "fsLayers": [{"blobSum": layer.blob.digest}],
+         "history": [{"v1Compatibility": json.dumps(v1, separators=(",", ":"))}]}
+    payload = json.dumps(m, indent=3).encode()
+    fmt_len = len(payload[:payload.rstrip().rindex(b"}")].rstrip())
+    protected = b64url(jbytes({"formatLength": fmt_len, "formatTail": b64url(payload[fmt_len:]),
+                               "time": CREATED}))
+    r, s = decode_dss_signature(key.sign((protected + "." + b64url(payload)).encode(),
+                                         ec.ECDSA(hashes.SHA256())))
+    sigs = [{"header": {"jwk": jwk, "alg": "ES256"},
+             "signature": b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big")), "protected": protected}]
+    doc = (payload[:fmt_len] + b',\n   "signatures": ' + json.dumps(sigs, indent=3).replace("\n", "\n   ").encode()
+           + b"\n}")
+    return Image(repo, doc, DOCKER_MANIFEST_V1_SIGNED, [layer.blob], digest=sha256(payload))
 
 
 def build(args):
@@ -491,10 +617,43 @@ def build(args):
     images.append(index("test/multi", [(arm, {"architecture": "arm64", "os": "linux", "variant": "v8"}),
                                        (amd, {"architecture": "amd64", "os": "linux"})]))
 
+    children = []
+    for arch, variant in (("arm", "v6"), ("arm", "v7"), ("arm64", "v8"), ("amd64", None)):
+        name = arch + ("/" + variant if variant else "")
+        child = image("test/variants", "oci", [bb], {"Env": [PATH_ENV, "SWCTR_TEST_ARCH=" + name], "Cmd": ["sh"]},
+                      arch=arch, variant=variant)
+        platform = {"architecture": arch, "os": "linux"}
+        if variant:
+            platform["variant"] = variant
+        children.append((child, platform))
+    images.append(index("test/variants", children))
+
     plain_tar = gzip.decompress(bb.blob.data)
     plain = LayerBlob(Blob(OCI_LAYER, plain_tar), sha256(plain_tar), bb.created_by + " (uncompressed)")
     images.append(image("test/plain", "oci", [plain], sh_cfg,
                         annotations={TAMPER_KEY: TAMPER_FROM.decode().strip('"')}))
+
+    zl = zstd_layer(plain_tar, bb.created_by + " (zstd)")
+    if zl is None:
+        skipped["test/zstd"] = "zstd not installed (apt-get install zstd)"
+    else:
+        images.append(image("test/zstd", "oci", [zl], sh_cfg))
+
+    s1 = schema1_image("test/schema1", bb, sh_cfg)
+    if s1 is None:
+        skipped["test/schema1"] = "python3-cryptography not installed (it signs the manifest)"
+    else:
+        images.append(s1)
+
+    ftar = Layer().dir("foreign").file("foreign/hello.txt", b"from the foreign layer's urls\n").tar()
+    fblob = Blob(DOCKER_FOREIGN_LAYER_GZ, gz(ftar))
+    fblob.urls = ["http://%s/v2/test/foreign-source/blobs/%s" % (args.registry, fblob.digest)]
+    foreign = image("test/foreign", "docker", [bb, LayerBlob(fblob, sha256(ftar), "foreign/hello.txt (foreign layer)")],
+                    sh_cfg, layer_types=[DOCKER_LAYER_GZ, DOCKER_FOREIGN_LAYER_GZ])
+    foreign.elsewhere = [("test/foreign-source", fblob)]
+    images.append(foreign)
+
+    images.append(image("test/layers", "oci", [bb] + data_layers(args.cache), sh_cfg))
 
     evil = b"swctr: written outside the rootfs by a hostile layer\n"
     hostile = {
@@ -560,10 +719,10 @@ class Registry:
 
     def push(self, img, ref="latest"):
         """Push img (children first) unless ref already names it. Returns the number of blobs sent."""
+        sent = sum(self.push_blob(repo, b) for repo, b in img.elsewhere)
         if self.manifest_digest(img.repo, ref) == img.digest and all(
                 self.manifest_digest(c.repo, c.digest) == c.digest for c in img.children):
-            return 0
-        sent = 0
+            return sent
         for c in img.children:
             sent += self.push(c, c.digest)
         for b in img.blobs:
@@ -586,6 +745,73 @@ def replace_file(path, data):
     os.rename(tmp, path)
 
 
+def link_or_copy(src, dst):
+    """dst := src, a hard link when possible (same file system), else a copy; atomic."""
+    tmp = dst + ".swctr-tmp"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copy2(src, tmp)
+    os.rename(tmp, dst)
+
+
+def copy_storage(src, dst):
+    """copytree of a registry storage, blob files hard-linked: distribution writes a blob file only
+    by renaming a finished upload onto it (or creating it), never in place, so sharing is safe."""
+    blobs = os.path.join(src, "docker", "registry", "v2", "blobs") + os.sep
+
+    def copy(s, d):
+        if s.startswith(blobs) and os.path.basename(s) == "data":
+            link_or_copy(s, d)
+        else:
+            shutil.copy2(s, d)
+    shutil.copytree(src, dst, symlinks=True, copy_function=copy)
+
+
+def sync_storage(good, dst, repos):
+    """Make the repositories REPOS of DST (another registry's storage) what they are in GOOD: their
+    link files copied (atomically, only when different), the blobs they name hard-linked, blobs
+    before links. Other repositories of DST are left alone. Returns the number of files written."""
+    v2g, v2d = (os.path.join(d, "docker", "registry", "v2") for d in (good, dst))
+    files, digests = [], set()
+    for repo in repos:
+        root = os.path.join(v2g, "repositories", repo)
+        for dirpath, dirnames, filenames in os.walk(root):
+            if dirpath == root:
+                dirnames[:] = [d for d in dirnames if d != "_uploads"]
+            for fn in filenames:
+                src = os.path.join(dirpath, fn)
+                with open(src, "rb") as f:
+                    data = f.read()
+                if fn == "link":
+                    digests.add(data.decode().strip())
+                files.append((os.path.join(v2d, os.path.relpath(src, v2g)), data))
+    written = 0
+    for dg in sorted(digests):
+        src, d = blob_path(good, dg), blob_path(dst, dg)
+        if os.path.exists(d) or not os.path.exists(src):
+            continue
+        os.makedirs(os.path.dirname(d), exist_ok=True)
+        link_or_copy(src, d)
+        written += 1
+    # tags last: a tag must not name a manifest revision that is not there yet
+    for d, data in sorted(files, key=lambda x: os.sep + "tags" + os.sep in x[0]):
+        try:
+            with open(d, "rb") as f:
+                if f.read() == data:
+                    continue
+        except OSError:
+            pass
+        os.makedirs(os.path.dirname(d), exist_ok=True)
+        with open(d + ".swctr-tmp", "wb") as f:
+            f.write(data)
+        os.rename(d + ".swctr-tmp", d)
+        written += 1
+    return written
+
+
 def make_tampered(good, tampered, blob_digest, manifest_digest, all_digests):
     """tampered := copy of good, with the blob and the manifest changed (same sizes); redone only
     when the good registry's images changed."""
@@ -599,7 +825,7 @@ def make_tampered(good, tampered, blob_digest, manifest_digest, all_digests):
     new, old = tampered + ".new", tampered + ".old"
     for d in (new, old):
         shutil.rmtree(d, ignore_errors=True)
-    shutil.copytree(good, new, symlinks=True)
+    copy_storage(good, new)
 
     p = blob_path(new, blob_digest)
     data = bytearray(open(p, "rb").read())
@@ -630,6 +856,20 @@ def make_tampered(good, tampered, blob_digest, manifest_digest, all_digests):
 
 
 # ------------------------------------------------------------------------------- main
+def summary_of(img):
+    """images.json entry: digest and media type (as the registry serves it); layer descriptors for
+    a manifest, platforms for an index."""
+    out = {"digest": img.digest, "mediaType": img.media_type}
+    m = json.loads(img.manifest)
+    if img.media_type == OCI_INDEX:
+        out["manifests"] = [{"digest": c["digest"], "platform": c["platform"]} for c in m["manifests"]]
+    elif img.media_type == DOCKER_MANIFEST_V1_SIGNED:
+        out["layers"] = [{"digest": l["blobSum"]} for l in m["fsLayers"]]
+    else:
+        out["layers"] = m["layers"]
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--registry", required=True, help="HOST:PORT of the good registry (read-write)")
@@ -661,10 +901,13 @@ def main():
     if not os.path.isfile(blob_path(good, bb_layer)) or not os.path.isfile(blob_path(good, plain.digest)):
         raise Fail("registry storage %s does not hold the pushed blobs: is %s serving it?" % (good, args.registry))
     remade = make_tampered(good, tampered, bb_layer, plain.digest, {i.repo: i.digest for i in images})
+    synced = {}
+    for name in ("basic", "token"):
+        synced[name] = sync_storage(good, os.path.join(args.state, "registry", name), sorted(by_repo))
 
     summary = {
         "registry": args.registry,
-        "images": {i.repo + ":latest": {"digest": i.digest, "mediaType": i.media_type} for i in images},
+        "images": {i.repo + ":latest": summary_of(i) for i in images},
         "skipped": skipped,
         "tampered": {"blob_repo": "test/busybox", "blob": bb_layer,
                      "manifest_repo": "test/plain", "manifest": plain.digest, "manifest_media_type": OCI_MANIFEST},
@@ -677,12 +920,14 @@ def main():
 
     w = max(len(r) for r in by_repo) + len(":latest")
     for i in images:
-        kind = {DOCKER_MANIFEST: "docker schema2", OCI_MANIFEST: "oci manifest", OCI_INDEX: "oci index"}[i.media_type]
+        kind = {DOCKER_MANIFEST: "docker schema2", OCI_MANIFEST: "oci manifest", OCI_INDEX: "oci index",
+                DOCKER_MANIFEST_V1_SIGNED: "docker schema1"}[i.media_type]
         log("  %-*s %s  %s" % (w, i.repo + ":latest", i.digest, kind))
     for repo, why in skipped.items():
         log("  %-*s skipped: %s" % (w, repo + ":latest", why))
-    log("%s: built in %.1f s, pushed %d blob(s) in %.1f s, tampered copy %s" % (
-        PROG, t1 - t0, sent, t2 - t1, "remade" if remade else "up to date"))
+    log("%s: built in %.1f s, pushed %d blob(s) in %.1f s, tampered copy %s, basic/token storages: %s" % (
+        PROG, t1 - t0, sent, t2 - t1, "remade" if remade else "up to date",
+        "/".join("%d" % n for n in synced.values()) + " file(s) written" if any(synced.values()) else "up to date"))
 
 
 if __name__ == "__main__":

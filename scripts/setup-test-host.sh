@@ -4,8 +4,9 @@
 # As root (CI): installs the Debian packages the build and tests need (only when one is missing),
 # creates the unprivileged user swctr-test with subordinate ids 200000-265535, makes /dev/fuse and
 # /dev/net/tun 0666 (as a typical distro has them), builds the test images (make-test-images.py),
-# starts the loopback registries (test-registry.sh), checks that the tampered registry really serves
-# bytes that do not match their digests, and writes /var/tmp/swctr-test/env.
+# starts the loopback registries and the token server (test-registry.sh), checks that the tampered
+# registry really serves bytes that do not match their digests and that the basic and token
+# registries let in the test user and nobody else, and writes /var/tmp/swctr-test/env.
 # As an ordinary user: changes nothing that needs root, says per missing requirement what would
 # ("needs root: ..."), builds what it can (everything but test/debian, unless root's cached
 # debootstrap layer is readable), starts its own registries when docker-registry is installed, and
@@ -16,9 +17,18 @@
 #   SWCTR_TEST_REGISTRY           127.0.0.1:PORT, plain HTTP, test/* images (read-write)
 #   SWCTR_TEST_TAMPERED_REGISTRY  127.0.0.1:PORT, read-only copy with a corrupted test/busybox layer
 #                                 blob and a corrupted test/plain manifest (digests no longer match)
-#   SWCTR_TEST_IMAGES             comma-separated repositories present in both registries
-# (registry lines are left out when no registry could be started). Diagnostics go to stderr; stdout
-# is only the env file's path: env_file=$(bash scripts/setup-test-host.sh | tail -n1)
+#   SWCTR_TEST_BASIC_REGISTRY     127.0.0.1:PORT, the test images behind HTTP Basic auth (read-write)
+#   SWCTR_TEST_TOKEN_REGISTRY     127.0.0.1:PORT, the test images behind Docker token auth (bearer
+#                                 tokens from SWCTR_TEST_TOKEN_SERVER; anonymous ones grant nothing)
+#   SWCTR_TEST_TOKEN_SERVER       127.0.0.1:PORT of that token server (GET /token?service=&scope=)
+#   SWCTR_TEST_SECOND_REGISTRY    127.0.0.1:PORT, empty, read-write: a push target
+#   SWCTR_TEST_REGISTRY_USER      user name for the basic and token registries
+#   SWCTR_TEST_REGISTRY_PASSWORD  its password
+#   SWCTR_TEST_IMAGES             comma-separated repositories present in the good, tampered, basic
+#                                 and token registries
+# (registry lines are left out when no registry could be started; the auth lines when that
+# registry could not be). Diagnostics go to stderr; stdout is only the env file's path:
+# env_file=$(bash scripts/setup-test-host.sh | tail -n1)
 # Re-runs take about a second. SWCTR_TEST_STATE overrides the state directory.
 set -euo pipefail
 
@@ -26,7 +36,8 @@ HERE=$(dirname "$(readlink -f "$0")")
 SELF=$(basename "$0")
 PKGS=(uidmap docker-registry busybox-static debootstrap python3 libarchive-dev libcurl4-openssl-dev
       libssl-dev zlib1g-dev libzstd-dev fuse3 libfuse3-dev libseccomp-dev libcap-dev iproute2 procps
-      util-linux bsdutils libsqlite3-dev curl jq gcc libc6-dev libslirp-dev iperf3)
+      util-linux bsdutils libsqlite3-dev curl jq gcc libc6-dev libslirp-dev iperf3 zstd
+      python3-cryptography)
 TEST_USER=swctr-test
 NOSUB_USER=swctr-nosub
 SUBID_FIRST=200000 SUBID_COUNT=65536
@@ -131,10 +142,11 @@ check_as_user() { # report, do not fix
   return 0
 }
 
-curl_sum() { # curl_sum URL [ACCEPT] -> "HTTPCODE SIZE sha256:HEX" of the body
-  local tmp code
+curl_sum() { # curl_sum URL [ACCEPT [CURL-ARGS...]] -> "HTTPCODE SIZE sha256:HEX" of the body
+  local tmp code url=$1 accept=${2:-*/*}
+  shift; [[ $# -gt 0 ]] && shift
   tmp=$(mktemp)
-  code=$(curl -s --noproxy '*' --max-time 60 -o "$tmp" -w '%{http_code}' -H "Accept: ${2:-*/*}" "$1") || code=000
+  code=$(curl -s --noproxy '*' --max-time 60 -o "$tmp" -w '%{http_code}' -H "Accept: $accept" "$@" "$url") || code=000
   echo "$code $(stat -c %s "$tmp") sha256:$(sha256sum <"$tmp" | cut -d' ' -f1)"
   rm -f "$tmp"
 }
@@ -157,6 +169,51 @@ print(t["blob"], t["manifest"], t["manifest_media_type"])' "$STATE/images.json")
   log "tampered registry $bad checked: busybox layer blob and test/plain manifest (tag, digest) do not match their digests"
 }
 
+code_of() { # code_of URL [CURL-ARGS...] -> the HTTP status of a GET
+  local url=$1; shift
+  curl -s --noproxy '*' --max-time 10 -o /dev/null -w '%{http_code}' "$@" "$url" 2>/dev/null || true
+}
+
+verify_auth() { # verify_auth BASIC TOKEN TOKEN_SERVER USER PASSWORD: only USER gets in, with the right bytes
+  local basic=$1 treg=$2 ts=$3 user=$4 pw=$5 digest mt url got code tok chal realm service scope
+  read -r digest mt < <("$PY" -c 'import json, sys
+i = json.load(open(sys.argv[1]))["images"]["test/busybox:latest"]
+print(i["digest"], i["mediaType"])' "$STATE/images.json")
+  url=/v2/test/busybox/manifests/latest
+  if [[ -n $basic ]]; then
+    code=$(code_of "http://$basic$url" -H "Accept: $mt")
+    [[ $code == 401 ]] || die "basic registry $basic: $url without credentials gave HTTP $code, not 401"
+    code=$(code_of "http://$basic$url" -H "Accept: $mt" -u "$user:wrong-$pw")
+    [[ $code == 401 ]] || die "basic registry $basic: $url with a wrong password gave HTTP $code, not 401"
+    read -r code _ got <<<"$(curl_sum "http://$basic$url" "$mt" -u "$user:$pw")"
+    [[ $code == 200 && $got == "$digest" ]] || die "basic registry $basic: $url as $user gave HTTP $code, $got (expected $digest)"
+    log "basic registry $basic checked: 401 without or with wrong credentials, test/busybox as $user"
+  fi
+  if [[ -n $treg ]]; then
+    # the registry's challenge names the realm (the token server), the service and the scope
+    chal=$(curl -s --noproxy '*' --max-time 10 -o /dev/null -D - -H "Accept: $mt" "http://$treg$url" \
+      | tr -d '\r' | sed -n 's/^[Ww][Ww][Ww]-[Aa]uthenticate: Bearer //p')
+    realm=$(sed -n 's/.*realm="\([^"]*\)".*/\1/p' <<<"$chal")
+    service=$(sed -n 's/.*service="\([^"]*\)".*/\1/p' <<<"$chal")
+    scope=$(sed -n 's/.*scope="\([^"]*\)".*/\1/p' <<<"$chal")
+    [[ $realm == "http://$ts/token" && -n $service && $scope == repository:test/busybox:pull ]] \
+      || die "token registry $treg: unexpected challenge for $url: '$chal'"
+    code=$(code_of "http://$ts/token?service=$service&scope=$scope" -u "$user:wrong-$pw")
+    [[ $code == 401 ]] || die "token server $ts: a wrong password gave HTTP $code, not 401"
+    tok=$(curl -s --noproxy '*' --max-time 10 "http://$ts/token?service=$service&scope=$scope" \
+      | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["token"])') \
+      || die "token server $ts: no anonymous token"
+    code=$(code_of "http://$treg$url" -H "Accept: $mt" -H "Authorization: Bearer $tok")
+    [[ $code == 401 ]] || die "token registry $treg: $url with an anonymous token gave HTTP $code, not 401"
+    tok=$(curl -s --noproxy '*' --max-time 10 -u "$user:$pw" "http://$ts/token?service=$service&scope=$scope" \
+      | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["token"])') \
+      || die "token server $ts: no token for $user"
+    read -r code _ got <<<"$(curl_sum "http://$treg$url" "$mt" -H "Authorization: Bearer $tok")"
+    [[ $code == 200 && $got == "$digest" ]] || die "token registry $treg: $url with $user's token gave HTTP $code, $got (expected $digest)"
+    log "token registry $treg checked (token server $ts): anonymous token refused, wrong password 401, test/busybox as $user"
+  fi
+}
+
 # --------------------------------------------------------------------------- root-only steps
 mkdir -p "$STATE" 2>/dev/null || die "cannot create $STATE"
 [[ -w $STATE ]] || die "$STATE is not writable"
@@ -172,7 +229,7 @@ else
 fi
 
 # --------------------------------------------------------------------------- images + registries
-REG='' TREG='' IMAGES=''
+REG='' TREG='' IMAGES='' BREG='' KREG='' KSRV='' SREG='' REG_USER='' REG_PASSWORD=''
 if [[ -z $PY ]]; then
   [[ $IS_ROOT == 1 ]] && die "python3 missing after install"
   log "python3 missing: no test images, no registries"
@@ -195,6 +252,21 @@ else
     verify_tampered "$REG" "$TREG"
     IMAGES=$("$PY" -c 'import json, sys
 print(",".join(sorted(k.split(":")[0] for k in json.load(open(sys.argv[1]))["images"])))' "$STATE/images.json")
+    # the registries with authentication (make-test-images.py filled their storages) and the push target
+    IFS=: read -r REG_USER REG_PASSWORD < <(bash "$HERE/test-registry.sh" credentials)
+    for name in basic token second; do
+      if bash "$HERE/test-registry.sh" start "$name" >&2; then
+        case $name in
+          basic) BREG=127.0.0.1:$(<"$STATE/run/basic.port") ;;
+          token) KREG=127.0.0.1:$(<"$STATE/run/token.port") KSRV=127.0.0.1:$(<"$STATE/run/token-server.port") ;;
+          second) SREG=127.0.0.1:$(<"$STATE/run/second.port") ;;
+        esac
+      else
+        [[ $IS_ROOT == 1 ]] && die "the $name registry could not be started (see above)"
+        log "the $name registry could not be started: the tests that need it will be skipped"
+      fi
+    done
+    verify_auth "$BREG" "$KREG" "$KSRV" "$REG_USER" "$REG_PASSWORD"
   else
     [[ $IS_ROOT == 1 ]] && die "test images or registries failed (see above)"
     log "test images or registries failed: registry tests will be skipped"
@@ -209,6 +281,12 @@ ENV_FILE=$STATE/env
   [[ $IS_ROOT == 1 ]] && echo "SWCTR_TEST_NOSUB_USER=$NOSUB_USER"
   [[ -n $REG ]] && echo "SWCTR_TEST_REGISTRY=$REG"
   [[ -n $TREG ]] && echo "SWCTR_TEST_TAMPERED_REGISTRY=$TREG"
+  [[ -n $BREG ]] && echo "SWCTR_TEST_BASIC_REGISTRY=$BREG"
+  [[ -n $KREG ]] && echo "SWCTR_TEST_TOKEN_REGISTRY=$KREG"
+  [[ -n $KSRV ]] && echo "SWCTR_TEST_TOKEN_SERVER=$KSRV"
+  [[ -n $SREG ]] && echo "SWCTR_TEST_SECOND_REGISTRY=$SREG"
+  [[ -n $BREG || -n $KREG ]] && echo "SWCTR_TEST_REGISTRY_USER=$REG_USER"
+  [[ -n $BREG || -n $KREG ]] && echo "SWCTR_TEST_REGISTRY_PASSWORD=$REG_PASSWORD"
   [[ -n $IMAGES ]] && echo "SWCTR_TEST_IMAGES=$IMAGES"
   true
 } >"$ENV_FILE.tmp" || die "cannot write $ENV_FILE"
