@@ -37,7 +37,7 @@ SELF=$(basename "$0")
 PKGS=(uidmap docker-registry busybox-static debootstrap python3 libarchive-dev libcurl4-openssl-dev
       libssl-dev zlib1g-dev libzstd-dev fuse3 libfuse3-dev libseccomp-dev libcap-dev iproute2 procps
       util-linux bsdutils libsqlite3-dev curl jq gcc libc6-dev libslirp-dev iperf3 zstd
-      python3-cryptography)
+      python3-cryptography podman runc)
 TEST_USER=swctr-test
 NOSUB_USER=swctr-nosub
 SUBID_FIRST=200000 SUBID_COUNT=65536

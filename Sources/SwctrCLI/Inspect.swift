@@ -205,7 +205,7 @@ enum JSONValue: Codable {
         case .null: return "<nil>"
         default:
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? ""
         }
     }
