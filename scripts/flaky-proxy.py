@@ -7,6 +7,8 @@ misbehaves. It prints its port on stdout, then serves until killed (or for 10 mi
                      connection); later requests for it pass whole, honouring Range
   --fail-first N     the first N requests of each path answer 503 (a registry that is briefly
                      overloaded)
+  --short-blobs      every blob answer is cut to half its length, with a Content-Length to match
+                     and any Range ignored (a registry that serves truncated blobs)
   --manifest FILE TYPE  every manifest GET is answered with FILE's bytes as media type TYPE (a
                      hostile registry: invalid JSON, oversized or unknown documents, which a real
                      registry refuses to store)
@@ -22,6 +24,7 @@ upstream, log_path = sys.argv[1], sys.argv[2]
 args = sys.argv[3:]
 cut_after = int(args[args.index("--cut-after") + 1]) if "--cut-after" in args else None
 fail_first = int(args[args.index("--fail-first") + 1]) if "--fail-first" in args else 0
+short_blobs = "--short-blobs" in args
 manifest = None
 if "--manifest" in args:
     position = args.index("--manifest")
@@ -69,6 +72,15 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         resp = conn.getresponse()
         log("%s %s %s %d" % (self.command, self.path, range_header, resp.status))
         cut = cut_after is not None and self.command == "GET" and "/blobs/sha256:" in self.path and count == fail_first
+        if short_blobs and self.command == "GET" and "/blobs/sha256:" in self.path and resp.status in (200, 206):
+            data = resp.read()
+            data = data[:len(data) // 2]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            conn.close()
+            return
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in ("connection", "transfer-encoding"):

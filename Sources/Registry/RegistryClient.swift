@@ -327,7 +327,10 @@ public final class RegistryClient: @unchecked Sendable {
         var resumes = 0
         var overflow = false
         let path = "/v2/\(repository)/blobs/\(descriptor.digest)"
-        while received < descriptor.size && !overflow {
+        var rounds = 0
+        // Bounded: a registry that keeps sending short bodies, or ignores ranges, ends in the size check.
+        while received < descriptor.size && !overflow && rounds <= retryDelays.count + 1 {
+            rounds += 1
             var writeError: SystemCallError?
             let start = received
             let response: HTTPResponse

@@ -51,6 +51,16 @@ final class PullDepthTests: SwctrTestCase {
         XCTAssertTrue(proxy.log.contains { $0.hasSuffix(" 503") }, proxy.log.joined(separator: "\n"))
     }
 
+    func testTruncatedBlobsAreRefusedAndNothingIsKept() throws {
+        let proxy = try FlakyProxy(["--short-blobs"], upstream: state.registry)
+        let result = state.swctr("pull", "-q", "\(proxy.address)/test/busybox")
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stderrLines.count, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("its descriptor says"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("nothing was stored"), result.stderr)
+        XCTAssertEqual(state.storeFiles(), [])
+    }
+
     func testProgressIsOneLinePerStepWhenNotATerminal() {
         let pulled = state.swctr("pull", state.image("probe"))
         XCTAssertEqual(pulled.status, 0, pulled.stderr)
