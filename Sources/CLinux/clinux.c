@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
 #include <net/if.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -250,4 +251,12 @@ int swctr_loopback_up(void) {
     close(sock);
     errno = saved;
     return result;
+}
+
+int swctr_set_topdir(int fd) {
+    int flags = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) return -1;
+    if (flags & FS_TOPDIR_FL) return 0;
+    flags |= FS_TOPDIR_FL;
+    return ioctl(fd, FS_IOC_SETFLAGS, &flags);
 }

@@ -65,4 +65,9 @@ int swctr_unix_connect(const char *path);
 #define SWCTR_RESOLVE_NO_SYMLINKS 0x04
 #define SWCTR_RESOLVE_BENEATH 0x08
 #define SWCTR_RESOLVE_IN_ROOT 0x10
+/// Marks a directory as the top of a hierarchy (FS_TOPDIR_FL): ext4 then places each new
+/// subdirectory in a block group of its own choosing (Orlov) instead of its parent's. 0, or -1
+/// with errno (ENOTTY/EOPNOTSUPP where the filesystem has no such flag).
+int swctr_set_topdir(int fd);
+
 #endif
