@@ -85,6 +85,42 @@ extension ImageStore {
         }
     }
 
+    /// Removes what killed pulls left that no pull is using now: partial downloads and
+    /// half-unpacked layer directories whose locks are free, and the lock files of killed
+    /// holders. Returns how many leftovers were removed.
+    public func removeLeftovers(remover: LayerRemoving) -> Int {
+        var removed = 0
+        let unpacks = ((try? FileSystem.listDirectory(layout.layersDirectory)) ?? []).filter { $0.hasPrefix(".unpack-") }
+        let temporary = (try? FileSystem.listDirectory(layout.temporaryDirectory)) ?? []
+        // A lock that can be taken is held by no one: its file is a killed holder's leftover.
+        var busyLayers = Set<String>()
+        for entry in temporary where entry.hasSuffix(".lock") && (entry.hasPrefix("layer-") || entry.hasPrefix("blob-")) {
+            let lockPath = layout.temporaryDirectory + "/" + entry
+            guard let lock = try? FileLock.tryAcquireRemovable(lockPath) else {
+                if entry.hasPrefix("layer-") { busyLayers.insert(String(entry.dropFirst("layer-".count).prefix(16))) }
+                continue
+            }
+            if entry.hasPrefix("blob-") {
+                let partial = layout.temporaryDirectory + "/partial-" + entry.dropFirst("blob-".count).dropLast(".lock".count)
+                if unlink(partial) == 0 { removed += 1 }
+            }
+            lock.unlockAndRemove(lockPath)
+        }
+        for entry in temporary where entry.hasPrefix("partial-") {
+            let lockPath = layout.temporaryDirectory + "/blob-\(entry.dropFirst("partial-".count)).lock"
+            guard let lock = try? FileLock.tryAcquireRemovable(lockPath) else { continue }
+            if unlink(layout.temporaryDirectory + "/" + entry) == 0 { removed += 1 }
+            lock.unlockAndRemove(lockPath)
+        }
+        for entry in unpacks where !busyLayers.contains(String(entry.dropFirst(".unpack-".count).prefix(16))) {
+            if (try? remover.removeLayerDirectory(layout.layersDirectory + "/" + entry)) != nil { removed += 1 }
+        }
+        for entry in temporary where entry.hasPrefix("removed-layer-") {
+            if (try? remover.removeLayerDirectory(layout.temporaryDirectory + "/" + entry)) != nil { removed += 1 }
+        }
+        return removed
+    }
+
     /// The image's manifest as stored (written by pull, load and import).
     public func manifest(of record: ImageRecord) throws(ImageStoreError) -> ImageManifest {
         let bytes: [UInt8]

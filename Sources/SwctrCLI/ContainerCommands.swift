@@ -64,7 +64,14 @@ struct PruneContainers: ParsableCommand {
     var force = false
 
     func run() throws {
-        do { printPruned(try Session.containerService().prune()) } catch { throw fail(error, exitCode: 1) }
+        do {
+            let session = try Session.open(quiet: true)
+            printPruned(try session.containers().prune())
+            let leftovers = session.store.removeLeftovers(remover: UserNamespaceTools(idMaps: session.idMaps))
+            if leftovers > 0 { print("Removed \(leftovers) leftover\(leftovers == 1 ? "" : "s") of interrupted pulls") }
+        } catch {
+            throw fail(error, exitCode: 1)
+        }
     }
 }
 
@@ -104,13 +111,20 @@ struct SystemDiskUsage: ParsableCommand {
 }
 
 struct SystemPrune: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove stopped containers and leftover temporary files.")
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove stopped containers, and what interrupted pulls left in the store.")
 
     @Flag(name: .shortAndLong, help: "Do not ask for confirmation (swctr never asks).")
     var force = false
 
     func run() throws {
-        do { printPruned(try Session.containerService().prune()) } catch { throw fail(error, exitCode: 1) }
+        do {
+            let session = try Session.open(quiet: true)
+            printPruned(try session.containers().prune())
+            let leftovers = session.store.removeLeftovers(remover: UserNamespaceTools(idMaps: session.idMaps))
+            if leftovers > 0 { print("Removed \(leftovers) leftover\(leftovers == 1 ? "" : "s") of interrupted pulls") }
+        } catch {
+            throw fail(error, exitCode: 1)
+        }
     }
 }
 

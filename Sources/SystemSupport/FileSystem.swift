@@ -134,6 +134,25 @@ public struct FileLock {
         }
     }
 
+    /// `acquireRemovable` without waiting: nil when another process holds the lock.
+    public static func tryAcquireRemovable(_ path: String) throws(SystemCallError) -> FileLock? {
+        while true {
+            let fd = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o600)
+            if flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
+                let code = errno
+                fd.close()
+                if code == EWOULDBLOCK { return nil }
+                throw SystemCallError("flock", on: path, errno: code)
+            }
+            var held = stat()
+            var current = stat()
+            if fstat(fd.rawValue, &held) == 0, stat(path, &current) == 0, held.st_ino == current.st_ino, held.st_dev == current.st_dev {
+                return FileLock(fd: fd)
+            }
+            fd.close()
+        }
+    }
+
     /// Removes the lock file, then releases the lock (waiters then retry on a new file).
     public func unlockAndRemove(_ path: String) {
         unlink(path)

@@ -107,6 +107,13 @@ final class PullDepthTests: SwctrTestCase {
             state.shell("\"$SWCTR\" pull -q \(state.image("debian")) >/dev/null 2>&1 & p=$!; sleep \(String(format: "%.2f", delay)); kill -9 $p; wait $p; sleep 0.2")
             try assertStoreIsSound("round \(round), killed after \(String(format: "%.2f", delay)) s")
         }
+        // What the kills left (partial downloads, half-unpacked layers) goes with system prune.
+        let pruned = state.swctr("system", "prune", "-f")
+        XCTAssertEqual(pruned.status, 0, pruned.stderr)
+        let temporary = try FileManager.default.contentsOfDirectory(atPath: state.storeRoot + "/tmp")
+        XCTAssertEqual(temporary, [], "nothing left in the store's temp area")
+        let unpacks = try FileManager.default.contentsOfDirectory(atPath: state.storeRoot + "/layers").filter { $0.hasPrefix(".unpack-") }
+        XCTAssertEqual(unpacks, [])
         let pulled = state.swctr("pull", "-q", state.image("debian"))
         XCTAssertEqual(pulled.status, 0, pulled.stderr)
         try assertStoreIsSound("after the final pull")
