@@ -117,6 +117,15 @@ struct TOMLParser {
 
     /// Reads `key = value` into the current table; returns the key as written.
     private mutating func parseKeyValue() throws(TOMLSyntaxError) -> String {
+        let (keys, name, keyLine, value) = try parseAssignment()
+        try modifyTable(at: currentPath[...]) { table throws(TOMLSyntaxError) in
+            try Self.insert(value, at: keys[...], into: &table, line: keyLine, name: name)
+        }
+        return name
+    }
+
+    /// Reads `key = value`: the key's parts, the key as written, its line, and the value.
+    private mutating func parseAssignment() throws(TOMLSyntaxError) -> (keys: [String], name: String, line: Int, value: TOMLValue) {
         let keyLine = line
         let keys = try parseKeyPath()
         let name = keys.joined(separator: ".")
@@ -124,11 +133,7 @@ struct TOMLParser {
         guard peek() == "=" else { throw error("expected \"=\" after key \"\(name)\"") }
         advance()
         skipWhitespace()
-        let value = try parseValue(for: name)
-        try modifyTable(at: currentPath[...]) { table throws(TOMLSyntaxError) in
-            try Self.insert(value, at: keys[...], into: &table, line: keyLine, name: name)
-        }
-        return name
+        return (keys, name, keyLine, try parseValue(for: name))
     }
 
     /// Sets a (possibly dotted) key, making the intermediate tables.
@@ -324,14 +329,7 @@ struct TOMLParser {
                 advance()
                 return .table(table)
             }
-            let keyLine = line
-            let keys = try parseKeyPath()
-            let name = keys.joined(separator: ".")
-            skipWhitespace()
-            guard peek() == "=" else { throw error("expected \"=\" after key \"\(name)\"") }
-            advance()
-            skipWhitespace()
-            let value = try parseValue(for: name)
+            let (keys, name, keyLine, value) = try parseAssignment()
             try Self.insert(value, at: keys[...], into: &table, line: keyLine, name: name)
             try skipBlank()
             switch peek() {

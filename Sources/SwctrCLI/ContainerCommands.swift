@@ -64,14 +64,7 @@ struct PruneContainers: ParsableCommand {
     var force = false
 
     func run() throws {
-        do {
-            let session = try Session.open(quiet: true)
-            printPruned(try session.containers().prune())
-            let leftovers = session.store.removeLeftovers(remover: UserNamespaceTools(idMaps: session.idMaps))
-            if leftovers > 0 { print("Removed \(leftovers) leftover\(leftovers == 1 ? "" : "s") of interrupted pulls") }
-        } catch {
-            throw fail(error, exitCode: 1)
-        }
+        do { printPruned(try Session.containerService().prune()) } catch { throw fail(error, exitCode: 1) }
     }
 }
 
