@@ -155,6 +155,12 @@ class Layer:
         self.entries.append((ti, None))
         return self
 
+    def device(self, name, kind, major, minor):
+        ti = self._ti(name, tarfile.CHRTYPE if kind == "c" else tarfile.BLKTYPE, 0o666, 0, 0)
+        ti.devmajor, ti.devminor = major, minor
+        self.entries.append((ti, None))
+        return self
+
     def hardlink(self, name, target):
         ti = self._ti(name, tarfile.LNKTYPE, 0o644, 0, 0)
         ti.linkname = target
@@ -662,6 +668,9 @@ def build(args):
         "test/evil-symlink": Layer(sort=False).symlink("escape", "../../../../../../../tmp")
                                               .file("escape/swctr-evil-symlink", evil),
         "test/evil-hardlink": Layer(sort=False).hardlink("passwd-link", "../../../../../../etc/passwd"),
+        "test/evil-longname": Layer(sort=False).file("srv/" + "n" * 300, evil),
+        "test/evil-device": Layer(sort=False).dir("srv").device("srv/mem", "c", 1, 1).device("srv/disk", "b", 8, 0)
+                                              .file("srv/after-devices", b"unpacked past the device nodes\n"),
     }
     for repo, layer in hostile.items():
         images.append(image(repo, "oci", [bb, gz_layer(layer, "hostile: " + repo)], sh_cfg))

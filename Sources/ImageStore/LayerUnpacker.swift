@@ -13,6 +13,7 @@ public enum LayerUnpackError: Error, UserFacingError {
     case throughSymlink(entry: String)
     case hardlinkOutside(entry: String, target: String)
     case hardlinkMissing(entry: String, target: String)
+    case nameTooLong(entry: String)
     case ownerNotMapped(entry: String, uid: Int64, gid: Int64)
     case corruptArchive(String)
     case diffIDMismatch(expected: Digest, actual: Digest)
@@ -25,6 +26,7 @@ public enum LayerUnpackError: Error, UserFacingError {
         case .absolutePath(let entry): return "layer entry \"\(entry)\" has an absolute path" + hostile
         case .throughSymlink(let entry): return "layer entry \"\(entry)\" would be written through a symbolic link" + hostile
         case .hardlinkOutside(let entry, let target): return "layer entry \"\(entry)\" is a hard link to \"\(target)\", outside the layer" + hostile
+        case .nameTooLong(let entry): return "layer entry \"\(entry)\" has a name longer than Linux allows (255 bytes a name, 4096 a path)" + hostile
         case .hardlinkMissing(let entry, let target): return "layer entry \"\(entry)\" is a hard link to \"\(target)\", which the layer does not have" + hostile
         case .ownerNotMapped(let entry, let uid, let gid):
             return "layer entry \"\(entry)\" belongs to uid \(uid) gid \(gid), outside this user's subordinate id range — give the user a larger range in /etc/subuid and /etc/subgid (65536 ids or more)"
@@ -146,8 +148,11 @@ public struct LayerUnpacker {
                 result.removeLast()
                 continue
             }
+            // Linux allows 255 bytes per name and 4096 per path: longer is no real file.
+            if part.utf8.count > 255 { throw .nameTooLong(entry: String(entry.prefix(80)) + "…") }
             result.append(String(part))
         }
+        if raw.utf8.count >= 4096 { throw .nameTooLong(entry: String(entry.prefix(80)) + "…") }
         return result
     }
 

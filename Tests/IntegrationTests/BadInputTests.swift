@@ -57,6 +57,18 @@ final class BadInputTests: SwctrTestCase {
         assertRefused(state.image("evil-hardlink"), saying: "outside the layer")
     }
 
+    func testLayerWithANameTooLongIsRefused() {
+        assertRefused(state.image("evil-longname"), saying: "has a name longer than Linux allows")
+    }
+
+    func testDeviceNodesInALayerAreSkippedAsRootlessPodmanDoes() {
+        // Nobody can make device nodes in a user namespace; the runtime's /dev has the real ones.
+        let result = state.swctr("run", "--rm", "--network", "none", state.image("evil-device"), "sh", "-c",
+                                 "cat /srv/after-devices; ls /srv")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "unpacked past the device nodes\nafter-devices\n")
+    }
+
     func testRunOfAnUnknownImageExits125() {
         let result = state.swctr("run", "--rm", state.image("no-such-image"), "true")
         XCTAssertEqual(result.status, 125)

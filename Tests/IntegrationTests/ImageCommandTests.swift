@@ -87,4 +87,17 @@ final class ImageCommandTests: SwctrTestCase {
         let left = state.swctr("images", "--format", "{{.Repository}}").stdout
         XCTAssertEqual(left, "\(state.image("config"))\n")
     }
+
+    func testSaveThenRmiThenLoadGivesTheSameImage() {
+        let id = pull("debian")
+        let archive = state.scratch + "/debian.tar"
+        XCTAssertEqual(state.swctr("save", "-o", archive, state.image("debian")).status, 0)
+        XCTAssertEqual(state.swctr("rmi", state.image("debian")).status, 0)
+        XCTAssertEqual(state.swctr("images", "-q").stdout, "")
+        let loaded = state.swctr("load", "-i", archive)
+        XCTAssertEqual(loaded.status, 0, loaded.stderr)
+        XCTAssertEqual(loaded.stdout, "Loaded image: \(state.image("debian")):latest\n")
+        XCTAssertEqual(state.swctr("image", "inspect", "--format", "{{.Id}}", state.image("debian")).stdout, id + "\n")
+        XCTAssertEqual(state.swctr("run", "--rm", "--network", "none", state.image("debian"), "cat", "/opt/swctr-test/keep.txt").stdout, "keep\n")
+    }
 }
