@@ -49,6 +49,7 @@ let package = Package(
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "ImageReference"]),
         .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime", "Network"]),
+        .testTarget(name: "HostCheckTests", dependencies: ["HostCheck"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
     ]
 )

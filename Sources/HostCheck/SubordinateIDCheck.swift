@@ -26,7 +26,12 @@ struct SubordinateIDCheck: Check {
     }
 
     func run(on host: HostContext) -> CheckResult {
-        let files = ["/etc/subuid", "/etc/subgid"].map { (path: $0, entries: Self.entries((try? FileSystem.readText($0)) ?? "")) }
+        evaluate(subuidText: (try? FileSystem.readText("/etc/subuid")) ?? "", subgidText: (try? FileSystem.readText("/etc/subgid")) ?? "", for: host)
+    }
+
+    /// The verdict for the files' text (missing files count as empty).
+    func evaluate(subuidText: String, subgidText: String, for host: HostContext) -> CheckResult {
+        let files = [(path: "/etc/subuid", entries: Self.entries(subuidText)), (path: "/etc/subgid", entries: Self.entries(subgidText))]
         let isMine = { (entry: Entry) in entry.owner == host.userName || entry.owner == String(host.uid) }
         let free = Self.freeRange(avoiding: files.flatMap(\.entries))
         let addFix = "sudo usermod --add-subuids \(free) --add-subgids \(free) \(host.userName)"
