@@ -45,7 +45,7 @@ struct OverlayTrial {
         var template = Array((parent + "/.swctr-doctor-XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { $0.baseAddress.flatMap { mkdtemp($0) } }
         guard made != nil else { throw SystemCallError("mkdtemp", on: parent) }
-        let scratch = String(cString: template)
+        let scratch = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         for directory in ["lower", "upper", "work", "merged"] {
             try systemCall("mkdir", on: scratch + "/" + directory) { mkdir(scratch + "/" + directory, 0o700) }
         }
