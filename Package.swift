@@ -38,16 +38,18 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces", "CSeccomp", "CCap"]),
         .target(name: "Network", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNetwork"]),
         .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Network", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"]),
+        .target(name: "HostCheck", dependencies: ["Runtime", "SystemSupport", "CLinux"]),
         .target(name: "SwctrCLI", dependencies: [
-            "Containers", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
+            "Containers", "HostCheck", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "Runtime", "Network", "ImageStore", "CNamespaces"]),
+        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "HostCheck", "Runtime", "Network", "ImageStore", "CNamespaces"]),
 
         .testTarget(name: "ImageReferenceTests", dependencies: ["ImageReference"]),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "ImageReference"]),
         .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime", "Network"]),
+        .testTarget(name: "HostCheckTests", dependencies: ["HostCheck"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
     ]
 )

@@ -260,3 +260,13 @@ int swctr_set_topdir(int fd) {
     flags |= FS_TOPDIR_FL;
     return ioctl(fd, FS_IOC_SETFLAGS, &flags);
 }
+
+#include <sys/vfs.h>
+
+long long swctr_filesystem_type(const char *path) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    return (long long)(unsigned long)info.f_type;
+}
+
+long swctr_xattr_size(const char *path, const char *name) { return (long)getxattr(path, name, NULL, 0); }

@@ -20,7 +20,7 @@ public struct Swctr: ParsableCommand {
             Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, ListContainers.self,
             Logs.self, Attach.self, Exec.self, Copy.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self, ContainerCommands.self,
             Login.self, Logout.self, Pull.self, Push.self, Images.self, RemoveImages.self, TagImage.self, ImageHistory.self, Save.self, Load.self, Import.self,
-            ImageCommands.self, VolumeCommands.self, SystemCommands.self,
+            ImageCommands.self, VolumeCommands.self, SystemCommands.self, Doctor.self, Info.self,
         ])
 
     public init() {}

@@ -2,6 +2,7 @@
 // dispatched before argument parsing; by then the pre-exec stage in CNamespaces has already put
 // the process in its namespaces.
 import Containers
+import HostCheck
 import Network
 import Runtime
 import SwctrCLI
@@ -31,6 +32,8 @@ if arguments.count >= 2 {
         UserNamespaceTools.unpackRoleMain(roleArguments)
     case UserNamespaceTools.removeRole:
         UserNamespaceTools.removeRoleMain(roleArguments)
+    case HostProbeRole.name:
+        HostProbeRole.main(arguments: roleArguments)
     default:
         break
     }

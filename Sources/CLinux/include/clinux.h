@@ -70,4 +70,10 @@ int swctr_unix_connect(const char *path);
 /// with errno (ENOTTY/EOPNOTSUPP where the filesystem has no such flag).
 int swctr_set_topdir(int fd);
 
+/// The filesystem `path` is on (statfs f_type, the *_MAGIC numbers of linux/magic.h), or -1 with errno.
+long long swctr_filesystem_type(const char *path);
+
+/// The size of extended attribute `name` of `path` (following symlinks), or -1 with errno.
+long swctr_xattr_size(const char *path, const char *name);
+
 #endif
