@@ -37,9 +37,10 @@ let package = Package(
         .target(name: "RuntimeSpec", dependencies: ["ImageStore"]),
         .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces", "CSeccomp", "CCap"]),
         .target(name: "Network", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNetwork"]),
-        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Network", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"]),
+        .target(name: "Cgroups", dependencies: ["SystemSupport"]),
+        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Network", "Cgroups", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"]),
         .target(name: "SwctrCLI", dependencies: [
-            "Containers", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
+            "Containers", "Cgroups", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "Runtime", "Network", "ImageStore", "CNamespaces"]),
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "ImageReferenceTests", dependencies: ["ImageReference"]),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "ImageReference"]),
+        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups"]),
         .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime", "Network"]),
         .testTarget(name: "IntegrationTests", dependencies: []),
     ]
