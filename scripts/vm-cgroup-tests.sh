@@ -26,6 +26,9 @@ oom=$($S inspect -f '{{.State.OOMKilled}}' oom)
 $S rm oom >/dev/null
 $S run --rm $N --memory 32m $IMG dd if=/dev/zero of=/dev/null bs=8M count=1 2>/dev/null \
     && pass "--memory 32m: an 8 MiB allocation runs" || fail "--memory 32m: an 8 MiB allocation failed"
+inside=$($S run --rm $N --memory 32m $IMG sh -c 'cat /proc/self/cgroup /sys/fs/cgroup/memory.max' | tr '\n' ' ')
+[ "$inside" = "0::/ $((32 << 20)) " ] && pass "inside: its own cgroup is the namespace root, memory.max visible ($inside)" \
+    || fail "inside the container: $inside"
 
 # --pids-limit: a fork bomb stops at 20.
 # (busybox sh ends when a fork fails, so the bomb is a subshell and the container's sh stays.)
@@ -38,6 +41,8 @@ current=$(cat "$dir/pids.current"); limit=$(cat "$dir/pids.max"); events=$(cat "
 stats=$($S stats --no-stream bomb)
 echo "$stats" | sed 's/^/    /'
 echo "$stats" | grep -q "bomb .*MB / .* / 20$" && pass "stats shows memory use/limit and pids N / 20" || fail "stats: $stats"
+streamed=$(timeout 4 $S stats bomb | grep -c "bomb ")
+[ "$streamed" -ge 2 ] && pass "stats streams (a reading a second: $streamed in 4 s)" || fail "stats streaming: $streamed readings"
 $S update --pids-limit 40 --memory 48m bomb >/dev/null
 [ "$(cat "$dir/pids.max")" = 40 ] && [ "$(cat "$dir/memory.max")" = $((48 << 20)) ] \
     && pass "update --pids-limit 40 --memory 48m: pids.max $(cat "$dir/pids.max"), memory.max $(cat "$dir/memory.max") live" \

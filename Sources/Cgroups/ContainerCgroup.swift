@@ -14,8 +14,13 @@ import Glibc
 public struct ContainerCgroup: Sendable, Equatable {
     /// Path under the cgroup2 mount, e.g. /user.slice/…/app.slice/swctr-0123abcd.scope/container.
     public let path: String
+    /// The leaf the monitor sits in (beside `path`), when this process made the cgroup.
+    public let supervisorPath: String?
 
-    public init(path: String) { self.path = path }
+    public init(path: String, supervisorPath: String? = nil) {
+        self.path = path
+        self.supervisorPath = supervisorPath
+    }
 
     public var directory: String { CgroupHost.mountPoint + path }
 
@@ -41,7 +46,7 @@ public struct ContainerCgroup: Sendable, Equatable {
                 if needed.contains(controller) { throw error }
             }
         }
-        let cgroup = ContainerCgroup(path: base + "/" + containerName)
+        let cgroup = ContainerCgroup(path: base + "/" + containerName, supervisorPath: base + "/" + supervisorName)
         try CgroupFiles.makeDirectory(cgroup.directory)
         do {
             try cgroup.apply(limits)
@@ -64,6 +69,15 @@ public struct ContainerCgroup: Sendable, Equatable {
     /// Moves a process (the container's init, before it runs its command) into the cgroup.
     public func add(_ pid: ProcessID) throws(CgroupError) {
         try CgroupFiles.write(directory + "/cgroup.procs", String(pid.rawValue))
+    }
+
+    /// Runs `body` (which starts the container's init) with this process in the container's
+    /// cgroup, then moves it back to its leaf: the children it starts are born in the cgroup, so
+    /// a cgroup namespace they make has the container's cgroup as its root.
+    public func whileInside<T, Failure: Error>(_ body: () throws(Failure) -> T) throws(Failure) -> T {
+        guard let supervisorPath, (try? CgroupFiles.write(directory + "/cgroup.procs", "0")) != nil else { return try body() }
+        defer { _ = try? CgroupFiles.write(CgroupHost.mountPoint + supervisorPath + "/cgroup.procs", "0") }
+        return try body()
     }
 
     /// cgroup.freeze, waiting (up to 5 s) until cgroup.events says the cgroup is (un)frozen.

@@ -73,10 +73,14 @@ enum ContainerLauncher {
         let process: NamespacedProcess
         do {
             let idMaps = try context.idMaps(for: record)
-            process = try NamespacedProcess.start(
-                arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
-                namespaces: joined == nil ? namespaces(of: record) : namespaces(of: record).subtracting(.user),
-                idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network])
+            let kinds = joined == nil ? ContainerLauncher.namespaces(of: record) : ContainerLauncher.namespaces(of: record).subtracting(.user)
+            func start() throws(RuntimeError) -> NamespacedProcess {
+                try NamespacedProcess.start(
+                    arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
+                    namespaces: kinds, idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network])
+            }
+            // Born in its cgroup (so its cgroup namespace is rooted there), when it has one.
+            if let cgroup { process = try cgroup.whileInside(start) } else { process = try start() }
         } catch {
             network.abandon()
             throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
