@@ -1,6 +1,6 @@
 import SystemSupport
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads and writes of cgroup interface files: one write(2) per value, as the kernel wants.

@@ -1,6 +1,6 @@
 import SystemSupport
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How the host mounts cgroups.
@@ -39,8 +39,10 @@ public struct CgroupHost: Sendable {
     /// The cgroup whose controller list `controllers` came from (for messages).
     public let delegatingCgroup: String?
 
-    public init(hierarchy: CgroupHierarchy, ownPath: String?, controllers: Set<CgroupController>, placement: CgroupPlacement,
-                delegatingCgroup: String?) {
+    public init(
+        hierarchy: CgroupHierarchy, ownPath: String?, controllers: Set<CgroupController>, placement: CgroupPlacement,
+        delegatingCgroup: String?
+    ) {
         self.hierarchy = hierarchy
         self.ownPath = ownPath
         self.controllers = controllers
@@ -63,35 +65,44 @@ public struct CgroupHost: Sendable {
         guard hierarchy == .unified, let own else {
             let reason: String
             switch hierarchy {
-            case .hybrid: reason = "this host has a hybrid cgroup hierarchy (v1 controllers) — boot with systemd.unified_cgroup_hierarchy=1, and delegate with \(CgroupAdvice.delegateDropIn)"
-            case .legacy: reason = "this host has only cgroup v1 — boot with systemd.unified_cgroup_hierarchy=1, and delegate with \(CgroupAdvice.delegateDropIn)"
+            case .hybrid:
+                reason =
+                    "this host has a hybrid cgroup hierarchy (v1 controllers) — boot with systemd.unified_cgroup_hierarchy=1, and delegate with \(CgroupAdvice.delegateDropIn)"
+            case .legacy:
+                reason = "this host has only cgroup v1 — boot with systemd.unified_cgroup_hierarchy=1, and delegate with \(CgroupAdvice.delegateDropIn)"
             case .unified: reason = "this process is in no cgroup v2 (no 0:: line in /proc/self/cgroup)"
             }
             return CgroupHost(hierarchy: hierarchy, ownPath: own, controllers: [], placement: .unavailable(reason: reason), delegatingCgroup: nil)
         }
         let manager = environment["SWCTR_CGROUP_MANAGER"] ?? ""
         if manager == "none" {
-            return CgroupHost(hierarchy: hierarchy, ownPath: own, controllers: [],
-                              placement: .unavailable(reason: "container cgroups are off (SWCTR_CGROUP_MANAGER=none)"), delegatingCgroup: nil)
+            return CgroupHost(
+                hierarchy: hierarchy, ownPath: own, controllers: [],
+                placement: .unavailable(reason: "container cgroups are off (SWCTR_CGROUP_MANAGER=none)"), delegatingCgroup: nil)
         }
         let uid = getuid()
         // systemd's user manager: its cgroup lists what user@UID.service was delegated.
         let userService = "/user.slice/user-\(uid).slice/user@\(uid).service"
         if manager != "cgroupfs", uid != 0, FileSystem.isDirectory(mountPoint + userService),
-           let runtime = environment["XDG_RUNTIME_DIR"], FileSystem.exists(runtime + "/bus"),
-           let systemdRun = ChildProcess.findExecutable("systemd-run") {
+            let runtime = environment["XDG_RUNTIME_DIR"], FileSystem.exists(runtime + "/bus"),
+            let systemdRun = ChildProcess.findExecutable("systemd-run")
+        {
             let controllers = CgroupController.parseList((try? FileSystem.readText(mountPoint + userService + "/cgroup.controllers")) ?? "")
-            return CgroupHost(hierarchy: hierarchy, ownPath: own, controllers: controllers,
-                              placement: .systemdScope(systemdRun: systemdRun), delegatingCgroup: "user@\(uid).service")
+            return CgroupHost(
+                hierarchy: hierarchy, ownPath: own, controllers: controllers,
+                placement: .systemdScope(systemdRun: systemdRun), delegatingCgroup: "user@\(uid).service")
         }
         let directory = mountPoint + own
         if access(directory, W_OK) == 0, access(directory + "/cgroup.procs", W_OK) == 0,
-           access(directory + "/cgroup.subtree_control", W_OK) == 0 {
+            access(directory + "/cgroup.subtree_control", W_OK) == 0
+        {
             let controllers = CgroupController.parseList((try? FileSystem.readText(directory + "/cgroup.controllers")) ?? "")
-            return CgroupHost(hierarchy: hierarchy, ownPath: own, controllers: controllers, placement: .ownCgroup(path: own),
-                              delegatingCgroup: own)
+            return CgroupHost(
+                hierarchy: hierarchy, ownPath: own, controllers: controllers, placement: .ownCgroup(path: own),
+                delegatingCgroup: own)
         }
-        let reason = "your cgroup \(own) is not writable by you and there is no systemd user manager to ask for a delegated scope"
+        let reason =
+            "your cgroup \(own) is not writable by you and there is no systemd user manager to ask for a delegated scope"
             + " — log in through systemd-logind (so user@\(uid).service runs), with \(CgroupAdvice.delegateDropIn)"
         return CgroupHost(hierarchy: hierarchy, ownPath: own, controllers: [], placement: .unavailable(reason: reason), delegatingCgroup: nil)
     }

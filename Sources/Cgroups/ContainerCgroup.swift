@@ -1,6 +1,6 @@
 import SystemSupport
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One container's cgroup: a leaf under the delegated cgroup the container's monitor runs in.
@@ -28,8 +28,10 @@ public struct ContainerCgroup: Sendable, Equatable {
     /// itself into a leaf, enables the controllers the host offers, makes the container's cgroup
     /// and applies `limits`. `names` are the leaves' names (unique per container under a shared
     /// cgroup).
-    public static func prepare(host: CgroupHost, limits: ResourceLimits,
-                               supervisorName: String = "supervisor", containerName: String = "container") throws(CgroupError) -> ContainerCgroup {
+    public static func prepare(
+        host: CgroupHost, limits: ResourceLimits,
+        supervisorName: String = "supervisor", containerName: String = "container"
+    ) throws(CgroupError) -> ContainerCgroup {
         guard let base = CgroupHost.parseOwnPath((try? FileSystem.readText("/proc/self/cgroup")) ?? "") else {
             throw .file(SystemCallError("read", on: "/proc/self/cgroup", errno: ENOENT))
         }

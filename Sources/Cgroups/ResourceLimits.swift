@@ -137,10 +137,12 @@ extension ResourceLimits {
     }
 
     public mutating func setCPUSet(_ text: String) throws(CgroupError) {
-        let valid = !text.isEmpty && text.split(separator: ",", omittingEmptySubsequences: false).allSatisfy { part in
-            let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
-            return (1...2).contains(bounds.count) && bounds.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
-        }
+        let valid =
+            !text.isEmpty
+            && text.split(separator: ",", omittingEmptySubsequences: false).allSatisfy { part in
+                let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+                return (1...2).contains(bounds.count) && bounds.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+            }
         guard valid else { throw .invalidValue(flag: "--cpuset-cpus", value: text, expected: "give CPU numbers and ranges such as 0-1 or 0,2") }
         cpusetCpus = text
     }
@@ -162,7 +164,8 @@ extension ResourceLimits {
     static func parseDecimal(_ text: String) -> Double? {
         let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard let whole = parts.first, whole.allSatisfy(\.isNumber), parts.count == 1 || parts[1].allSatisfy(\.isNumber),
-              !(whole.isEmpty && (parts.count == 1 || parts[1].isEmpty)) else { return nil }
+            !(whole.isEmpty && (parts.count == 1 || parts[1].isEmpty))
+        else { return nil }
         return Double(text.hasPrefix(".") ? "0" + text : text)
     }
 }

@@ -1,6 +1,6 @@
 import SystemSupport
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A transient systemd user scope with `Delegate=yes`, made by `systemd-run --user --scope`

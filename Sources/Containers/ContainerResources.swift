@@ -3,7 +3,7 @@ import Rootfs
 import Runtime
 import SystemSupport
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a container's cgroup is recorded while it exists, and what its end leaves behind: the

@@ -35,7 +35,11 @@ extension ContainerService {
         guard record.status == .running else { throw ContainerError.notRunning(text) }
         guard let cgroup = ContainerResources.cgroup(of: context.directory(of: record.id)) else {
             let reason: String
-            if case .unavailable(let why) = CgroupHost.current().placement { reason = why } else { reason = "it was started where none could be made — start it again" }
+            if case .unavailable(let why) = CgroupHost.current().placement {
+                reason = why
+            } else {
+                reason = "it was started where none could be made — start it again"
+            }
             throw CgroupError.noCgroup(container: text, reason: reason)
         }
         return (record, cgroup)
@@ -50,8 +54,9 @@ extension ContainerService {
     /// One reading of each container's cgroup.
     public func stats(_ text: String) throws -> ContainerStatsSample {
         let (record, cgroup) = try runningCgroup(text)
-        return ContainerStatsSample(record: record, stats: CgroupStats.read(cgroup, pid: record.pid.map(ProcessID.init(rawValue:))),
-                                    time: MonotonicClock.now)
+        return ContainerStatsSample(
+            record: record, stats: CgroupStats.read(cgroup, pid: record.pid.map(ProcessID.init(rawValue:))),
+            time: MonotonicClock.now)
     }
 
     /// Changes the limits of a container: written to its cgroup at once when it runs, and kept

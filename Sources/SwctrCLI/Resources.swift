@@ -3,7 +3,7 @@ import Cgroups
 import Containers
 import ImageStore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Pause: ParsableCommand {
@@ -98,9 +98,11 @@ struct Stats: ParsableCommand {
         let limit = stats.memoryLimit ?? Self.physicalMemory()
         let memoryPercent = limit > 0 ? Double(stats.memoryCurrent) / Double(limit) * 100 : 0
         func size(_ bytes: Int64) -> String { ImageStore.formatSize(bytes) }
-        return [sample.record.shortID, sample.record.name, percent(cpu), "\(size(stats.memoryCurrent)) / \(size(limit))", percent(memoryPercent),
-                "\(size(stats.networkReceived)) / \(size(stats.networkSent))", "\(size(stats.blockRead)) / \(size(stats.blockWritten))",
-                stats.pidsLimit.map { "\(stats.pidsCurrent) / \($0)" } ?? String(stats.pidsCurrent)]
+        return [
+            sample.record.shortID, sample.record.name, percent(cpu), "\(size(stats.memoryCurrent)) / \(size(limit))", percent(memoryPercent),
+            "\(size(stats.networkReceived)) / \(size(stats.networkSent))", "\(size(stats.blockRead)) / \(size(stats.blockWritten))",
+            stats.pidsLimit.map { "\(stats.pidsCurrent) / \($0)" } ?? String(stats.pidsCurrent),
+        ]
     }
 
     static func percent(_ value: Double) -> String {

@@ -71,8 +71,9 @@ final class ResourceLimitsTests: XCTestCase {
 
 final class CgroupHostTests: XCTestCase {
     func testOwnPathComesFromTheUnifiedLine() {
-        XCTAssertEqual(CgroupHost.parseOwnPath("12:pids:/x\n0::/user.slice/user-1000.slice/session-3.scope\n"),
-                       "/user.slice/user-1000.slice/session-3.scope")
+        XCTAssertEqual(
+            CgroupHost.parseOwnPath("12:pids:/x\n0::/user.slice/user-1000.slice/session-3.scope\n"),
+            "/user.slice/user-1000.slice/session-3.scope")
         XCTAssertNil(CgroupHost.parseOwnPath("4:memory:/a\n"))
     }
 
@@ -81,13 +82,15 @@ final class CgroupHostTests: XCTestCase {
     }
 
     func testMissingControllerSaysWhatIsDelegatedAndHowToAddIt() {
-        let host = CgroupHost(hierarchy: .unified, ownPath: "/x", controllers: [.cpu, .memory, .pids],
-                              placement: .systemdScope(systemdRun: "/usr/bin/systemd-run"), delegatingCgroup: "user@1000.service")
+        let host = CgroupHost(
+            hierarchy: .unified, ownPath: "/x", controllers: [.cpu, .memory, .pids],
+            placement: .systemdScope(systemdRun: "/usr/bin/systemd-run"), delegatingCgroup: "user@1000.service")
         var limits = ResourceLimits()
         limits.cpusetCpus = "0"
         XCTAssertThrowsError(try host.check(limits)) { error in
             let message = (error as? CgroupError)?.userMessage ?? ""
-            XCTAssertTrue(message.hasPrefix("--cpuset-cpus needs the cgroup v2 cpuset controller delegated to you; user@1000.service has only cpu memory pids"), message)
+            XCTAssertTrue(
+                message.hasPrefix("--cpuset-cpus needs the cgroup v2 cpuset controller delegated to you; user@1000.service has only cpu memory pids"), message)
             XCTAssertTrue(message.contains("Delegate=cpu cpuset io memory pids"), message)
         }
         limits = ResourceLimits()
@@ -98,11 +101,11 @@ final class CgroupHostTests: XCTestCase {
     func testStatsParsersSumDevices() {
         XCTAssertEqual(CgroupStats.parseIOStat("8:0 rbytes=100 wbytes=20 rios=1\n8:16 rbytes=1 wbytes=2\n").0, 101)
         let netDev = """
-        Inter-|   Receive                                                |  Transmit
-         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
-            lo:     500       5    0    0    0     0          0         0      500       5    0    0    0     0       0          0
-          tap0:    1234      10    0    0    0     0          0         0      4321      12    0    0    0     0       0          0
-        """
+            Inter-|   Receive                                                |  Transmit
+             face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+                lo:     500       5    0    0    0     0          0         0      500       5    0    0    0     0       0          0
+              tap0:    1234      10    0    0    0     0          0         0      4321      12    0    0    0     0       0          0
+            """
         XCTAssertEqual(CgroupStats.parseNetDev(netDev).0, 1234)
         XCTAssertEqual(CgroupStats.parseNetDev(netDev).1, 4321)
     }

@@ -7,8 +7,9 @@ import XCTest
 final class CgroupTests: SwctrTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
-        try XCTSkipIf(FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers"),
-                      "this host has a unified cgroup v2 hierarchy: the VM tests (make test-vm) cover it")
+        try XCTSkipIf(
+            FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers"),
+            "this host has a unified cgroup v2 hierarchy: the VM tests (make test-vm) cover it")
         let pulled = state.swctr("pull", "-q", state.image("busybox"))
         XCTAssertEqual(pulled.status, 0, pulled.stderr)
     }
@@ -24,7 +25,10 @@ final class CgroupTests: SwctrTestCase {
         let result = state.swctr("run", "--rm", "--name", "limited", "--memory", "32m", state.image("busybox"), "true")
         XCTAssertEqual(result.status, 125)
         XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
-        XCTAssertTrue(result.stderr.hasPrefix("swctr: --memory needs the cgroup v2 memory controller delegated to you; this host has a hybrid cgroup hierarchy (v1 controllers) — boot with systemd.unified_cgroup_hierarchy=1"), result.stderr)
+        XCTAssertTrue(
+            result.stderr.hasPrefix(
+                "swctr: --memory needs the cgroup v2 memory controller delegated to you; this host has a hybrid cgroup hierarchy (v1 controllers) — boot with systemd.unified_cgroup_hierarchy=1"
+            ), result.stderr)
         XCTAssertTrue(result.stderr.contains("/etc/systemd/system/user@.service.d/delegate.conf: [Service] Delegate=cpu cpuset io memory pids"), result.stderr)
         XCTAssertEqual(state.swctr("ps", "-aq").stdout, "", "nothing was created")
     }
