@@ -1,4 +1,4 @@
-# swctr — make build | install | demo | test | bench | lint | clean
+# swctr — make build | install | demo | test | test-vm | bench | lint | clean
 # `make demo` and `make test` prepare the host themselves (scripts/setup-test-host.sh): as root they
 # install packages, create the unprivileged user swctr-test and start the loopback registries; as
 # an ordinary user they do what they can and say what needs root.
@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 BINARY := .build/release/swctr
 
-.PHONY: build install demo test unit-test integration-test setup bench lint clean
+.PHONY: build install demo test test-vm unit-test integration-test setup bench lint clean
 
 build:
 	$(SWIFT) build -c release --static-swift-stdlib --product swctr
@@ -37,6 +37,11 @@ demo: .build-dir build setup
 
 test: .build-dir build setup
 	@$(test_env) && $(SWIFT) build --build-tests && $(SWIFT) test --skip-build --disable-swift-testing
+
+# cgroup v2 limits, OOM, freezer, stats in a User-mode Linux guest (this kind of host has hybrid
+# cgroups); builds the guest image once as root. Bounded by VM_TIMEOUT (default 900 s).
+test-vm: build
+	bash scripts/test-vm.sh $(BINARY)
 
 unit-test:
 	$(SWIFT) test --skip IntegrationTests --disable-swift-testing

@@ -1,4 +1,5 @@
 import CLinux
+import Cgroups
 import FoundationEssentials
 import Rootfs
 import Network
@@ -28,13 +29,34 @@ enum ContainerLauncher {
         let pid: ProcessID
         let master: FileDescriptor?
         let network: NetworkHelperProcess?
+        let cgroup: ContainerCgroup?
+        let directory: ContainerDirectory
 
-        /// After the container has ended: reaps the network helper.
-        func finish() { network?.finish() }
+        /// After the container has ended: reaps the network helper, notes an OOM kill and
+        /// removes the container's cgroup.
+        func finish() {
+            network?.finish()
+            ContainerResources.finish(cgroup, directory: directory)
+        }
     }
 
     static func launch(_ record: ContainerRecord, context: ContainerContext,
                        stdio: [Int32: FileDescriptor]) throws(StartFailure) -> Launched {
+        let directory = context.directory(of: record.id)
+        // The cgroup before any child exists: this process moves into a leaf of its own first.
+        let cgroup = try ContainerResources.prepare(record, directory: directory)
+        do {
+            return try ContainerResources.withOOMScoreAdjustment(record.settings.resources) { () throws(StartFailure) in
+                try launch(record, context: context, stdio: stdio, cgroup: cgroup)
+            }
+        } catch {
+            ContainerResources.finish(cgroup, directory: directory)
+            throw error
+        }
+    }
+
+    private static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
+                               cgroup: ContainerCgroup?) throws(StartFailure) -> Launched {
         // Ports first: one in use is an error before anything runs.
         let network: NetworkStart
         do { network = try NetworkStart(record: record) } catch { throw StartFailure(exitCode: 125, userMessage: error.message) }
@@ -51,10 +73,14 @@ enum ContainerLauncher {
         let process: NamespacedProcess
         do {
             let idMaps = try context.idMaps(for: record)
-            process = try NamespacedProcess.start(
-                arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
-                namespaces: joined == nil ? namespaces(of: record) : namespaces(of: record).subtracting(.user),
-                idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network])
+            let kinds = joined == nil ? ContainerLauncher.namespaces(of: record) : ContainerLauncher.namespaces(of: record).subtracting(.user)
+            func start() throws(RuntimeError) -> NamespacedProcess {
+                try NamespacedProcess.start(
+                    arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
+                    namespaces: kinds, idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network])
+            }
+            // Born in its cgroup (so its cgroup namespace is rooted there), when it has one.
+            if let cgroup { process = try cgroup.whileInside(start) } else { process = try start() }
         } catch {
             network.abandon()
             throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
@@ -82,6 +108,16 @@ enum ContainerLauncher {
                 throw StartFailure(exitCode: 125, userMessage: error.message)
             }
         }
+        do {
+            // Into its cgroup before it runs its command (it waits for GO).
+            try ContainerResources.place(process.pid, in: cgroup)
+        } catch {
+            network.helper?.finish()
+            kill(process.pid.rawValue, SIGKILL)
+            process.closeSync()
+            _ = try? ChildProcess.wait(process.pid)
+            throw error
+        }
         PublishedPortsFile.write(network.boundPorts, directory: context.directory(of: record.id))
         process.release()
         var master: FileDescriptor?
@@ -91,7 +127,7 @@ enum ContainerLauncher {
             network.helper?.finish()
             throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
         }
-        return Launched(pid: process.pid, master: master, network: network.helper)
+        return Launched(pid: process.pid, master: master, network: network.helper, cgroup: cgroup, directory: context.directory(of: record.id))
     }
 
     static func namespaces(of record: ContainerRecord) -> NamespaceSet {
@@ -132,9 +168,18 @@ public final class ContainerMonitor {
         let writeEnd = FileDescriptor(rawValue: ends[1])
         defer { readEnd.close() }
         let devNull = try FileDescriptor.open("/dev/null", O_RDWR)
-        let environment = ProcessEnvironment.current.filter { !$0.key.hasPrefix("_SWCTR") }.map { "\($0.key)=\($0.value)" }
+        var environment = ProcessEnvironment.current.filter { !$0.key.hasPrefix("_SWCTR") }.map { "\($0.key)=\($0.value)" }
+        var program = "/proc/self/exe"
+        var arguments = ["swctr", roleName, id]
+        // A cgroup of its own: the monitor starts in a new delegated systemd scope where there is one.
+        if case .systemdScope(let systemdRun) = CgroupHost.current().placement, let executable = SystemdScope.currentExecutable() {
+            program = systemdRun
+            arguments = SystemdScope.command(systemdRun: systemdRun, unit: "swctr-\(id.prefix(12))-\(FileSystem.randomHex(bytes: 3))",
+                                             arguments: [executable, roleName, id])
+            environment.append(SystemdScope.marker + "=1")
+        }
         do {
-            _ = try ChildProcess.spawn("/proc/self/exe", arguments: ["swctr", roleName, id], environment: environment,
+            _ = try ChildProcess.spawn(program, arguments: arguments, environment: environment,
                                        fileDescriptors: [0: devNull, 1: devNull, 2: devNull, lockFD: lock.fd, readyFD: writeEnd],
                                        newSession: true)
         } catch {

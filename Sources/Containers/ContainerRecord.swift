@@ -1,3 +1,4 @@
+import Cgroups
 import RuntimeSpec
 
 /// Where a container is in its life. The busy states (creating, starting, running, removing) are
@@ -85,6 +86,8 @@ public struct ContainerSettings: Codable, Sendable {
     public var dnsSearch: [String]?
     public var dnsOptions: [String]?
     public var extraHosts: [String]?
+    /// `--memory`, `--cpus`, `--pids-limit`… (changed by `update`); nil when none was given.
+    public var resources: ResourceLimits?
 
     /// The named and anonymous volumes the container mounts.
     public var volumeNames: [String] {

@@ -1,4 +1,5 @@
 import CLinux
+import Cgroups
 import FoundationEssentials
 import ImageReference
 import ImageStore
@@ -42,6 +43,8 @@ public struct CreateRequest: Sendable {
     public var runsInit = false
     /// `--userns=keep-id`.
     public var keepUserID = false
+    /// `--memory`, `--cpus`, `--pids-limit`…: checked against what the host delegates before anything is made.
+    public var resources = ResourceLimits()
 
     public init(image: String) { self.image = image }
 }
@@ -145,6 +148,7 @@ public final class ContainerService {
     /// `keepLock`, returns still holding the container's lock (for `run`, which starts it next).
     public func create(_ request: CreateRequest, store: ImageStore, keepLock: Bool = false) throws -> (ContainerRecord, ContainerLock?) {
         if let name = request.name, !ContainerNames.isValid(name) { throw ContainerError.invalidName(name) }
+        try CgroupHost.current().check(request.resources)
         let image = try resolveImage(request.image, store: store, access: request.registryAccess, platform: request.platform, events: request.pullEvents)
         let configuration = try store.configuration(of: image)
         let id = FileSystem.randomHex(bytes: 32)
@@ -184,6 +188,7 @@ public final class ContainerService {
         settings.dnsSearch = network.dnsSearch.isEmpty ? nil : network.dnsSearch
         settings.dnsOptions = network.dnsOptions.isEmpty ? nil : network.dnsOptions
         settings.extraHosts = network.extraHosts.isEmpty ? nil : network.extraHosts
+        settings.resources = request.resources.isEmpty ? nil : request.resources
 
         // A fresh id: the only other holder can be a `ps` sweeping lock files without a row, which
         // let go at once (and may have removed the file: acquire starts over then).
@@ -443,7 +448,11 @@ public final class ContainerService {
             guard record.status == .running || record.status == .starting else { throw ContainerError.busy(text) }
             guard force else { throw ContainerError.isRunning(text) }
             try database.update(id: record.id, set: ["stop_requested": .integer(1)])
-            if record.status == .running { try? signal(record, SIGKILL) }
+            if record.status == .running {
+                // Everything in its cgroup (exec'd processes too), then its init.
+                ContainerResources.cgroup(of: context.directory(of: record.id))?.killAll()
+                try? signal(record, SIGKILL)
+            }
             _ = ContainerLock.waitUntilFree(runtime: context.runtime, id: record.id, timeout: 30)
             lock = try ContainerLock.acquire(runtime: context.runtime, id: record.id)
             guard lock != nil else { throw ContainerError.busy(text) }
@@ -454,6 +463,7 @@ public final class ContainerService {
         guard try database.update(id: record.id, from: [.created, .exited, .running, .starting], set: ["status": .text(ContainerStatus.removing.rawValue)]) else {
             return
         }
+        ContainerResources.removeCgroup(of: context.directory(of: record.id), shortID: record.shortID)
         try removeFiles(of: record.id)
         try database.delete(id: record.id)
         ContainerLock.removeFile(runtime: context.runtime, id: record.id)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cgroups
 import Containers
 import RuntimeSpec
 import SystemSupport
@@ -107,6 +108,8 @@ struct CreateOptions: ParsableArguments {
     @Option(help: "User namespace: keep-id (your uid and gid appear unchanged inside), or the default.")
     var userns: String?
 
+    @OptionGroup(title: "Resources (cgroup v2 controllers delegated to you)") var resources: ResourceOptions
+
     @OptionGroup var registry: RegistryOptions
 
     @Option(help: "Pull this platform's variant of the image: OS/ARCH[/VARIANT].")
@@ -214,6 +217,7 @@ struct CreateOptions: ParsableArguments {
             throw CLIError(error.message)
         }
         try applySecurityOptions(to: &request)
+        request.resources = try resources.limits()
         request.readOnlyRoot = readOnly
         request.privileged = privileged
         request.capabilitiesAdded = capAdd

@@ -33,15 +33,16 @@ struct ContainerInspection: Encodable {
     let Name: String, RestartCount: Int, LogPath: String, Config: ConfigInfo, HostConfig: HostConfigInfo
     let Mounts: [Mount], NetworkSettings: NetworkSettingsInfo
 
-    init(_ record: ContainerRecord, logPath: String, volumesRoot: String, ports: [PortMapping]) {
+    init(_ record: ContainerRecord, logPath: String, volumesRoot: String, ports: [PortMapping],
+         resources: ContainerResourceState = ContainerResourceState()) {
         let settings = record.settings
         let zeroTime = "0001-01-01T00:00:00Z"
         Id = record.id
         Created = Timestamp.rfc3339(record.created)
         Path = settings.process.arguments.first ?? ""
         Args = Array(settings.process.arguments.dropFirst())
-        self.State = StateInfo(Status: ContainerPresentation.dockerState(record), Running: record.status == .running, Paused: false, Restarting: false,
-                      OOMKilled: false, Dead: false, Pid: record.pid ?? 0, ExitCode: record.exitCode ?? 0, Error: record.error ?? "",
+        self.State = StateInfo(Status: ContainerPresentation.dockerState(record), Running: record.status == .running, Paused: resources.paused, Restarting: false,
+                      OOMKilled: resources.oomKilled, Dead: false, Pid: record.pid ?? 0, ExitCode: record.exitCode ?? 0, Error: record.error ?? "",
                       StartedAt: record.started.map(Timestamp.rfc3339) ?? zeroTime, FinishedAt: record.finished.map(Timestamp.rfc3339) ?? zeroTime)
         Image = settings.imageID
         ImageName = settings.image
@@ -117,7 +118,8 @@ struct Inspect: ParsableCommand {
                 if kind != "image", let record = try? service.find(name) {
                     let document = ContainerInspection(record, logPath: service.context.directory(of: record.id).logPath,
                                                        volumesRoot: service.context.layout.root + "/volumes",
-                                                       ports: PublishedPortsFile.read(record, context: service.context))
+                                                       ports: PublishedPortsFile.read(record, context: service.context),
+                                                       resources: service.resourceState(of: record))
                     documents.append(try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(document)))
                     continue
                 }

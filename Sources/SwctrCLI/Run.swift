@@ -1,6 +1,8 @@
 import ArgumentParser
+import Cgroups
 import Containers
 import Runtime
+import SystemSupport
 import RuntimeSpec
 
 struct Run: ParsableCommand {
@@ -27,6 +29,13 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        if !detach, (try? options.resources.limits().requirements.isEmpty) == false, !SystemdScope.isInside(),
+           case .systemdScope(let systemdRun) = CgroupHost.current().placement {
+            // In the foreground this process is the container's monitor: for limits it needs a
+            // delegated cgroup of its own, a new systemd scope (returns only if systemd-run cannot
+            // be run). Without limits a foreground run skips systemd-run's cost at start-up.
+            SystemdScope.reexecute(systemdRun: systemdRun, unit: "swctr-run-\(FileSystem.randomHex(bytes: 6))", arguments: CommandLine.arguments)
+        }
         do {
             let request = try options.request(image: image, command: command)
             let session = try Session.open()
