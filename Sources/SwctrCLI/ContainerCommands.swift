@@ -4,7 +4,7 @@ import ImageStore
 import SystemSupport
 
 struct Top: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the processes of a running container.")
+    static let configuration = CommandConfiguration(commandName: "top", abstract: "Show the processes of a running container.")
 
     @Argument(help: "The container.") var container: String
 
@@ -28,7 +28,7 @@ struct Top: ParsableCommand {
 }
 
 struct Port: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List a container's published ports.")
+    static let configuration = CommandConfiguration(commandName: "port", abstract: "List a container's published ports.")
 
     @Argument(help: "The container.") var container: String
     @Argument(help: "Only this container port: PORT[/tcp|/udp].") var port: String?

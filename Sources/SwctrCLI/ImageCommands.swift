@@ -224,7 +224,7 @@ struct ImageRemove: ParsableCommand {
 }
 
 struct Push: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Push an image to a registry.",
+    static let configuration = CommandConfiguration(commandName: "push", abstract: "Push an image to a registry.",
                                                     discussion: "swctr push IMAGE [DESTINATION]: DESTINATION defaults to the image's name.")
 
     @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false

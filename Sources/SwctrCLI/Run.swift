@@ -7,6 +7,7 @@ import RuntimeSpec
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run a command in a new container.",
         discussion: "Options go before the image; everything after the image is the command and its arguments.",
         helpNames: [.long])
@@ -63,6 +64,7 @@ struct Run: ParsableCommand {
 
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "create",
         abstract: "Create a container (start it with swctr start).", helpNames: [.long])
 
     @OptionGroup var options: CreateOptions
