@@ -104,7 +104,12 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = relay
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a connection this proxy cut on purpose, or a client that went away: not news
+
+
+server = Server(("127.0.0.1", 0), Proxy)
 server.daemon_threads = True
 print(server.server_address[1], flush=True)
 threading.Timer(600, server.shutdown).start()
