@@ -88,6 +88,8 @@ public struct ContainerSettings: Codable, Sendable {
     public var extraHosts: [String]?
     /// `--memory`, `--cpus`, `--pids-limit`… (changed by `update`); nil when none was given.
     public var resources: ResourceLimits?
+    /// The storage driver the rootfs was made with ("overlay", "fuse-overlay", "copy"); nil: overlay.
+    public var storageDriver: StorageDriver?
 
     /// The named and anonymous volumes the container mounts.
     public var volumeNames: [String] {

@@ -89,18 +89,46 @@ public struct ProcessSpec: Codable, Sendable, Equatable {
     }
 }
 
-/// A kernel overlay: read-only layers (lowest first) under a writable layer.
+/// How a container's root filesystem is assembled from the image's unpacked layers.
+public enum StorageDriver: String, Codable, Sendable, CaseIterable {
+    /// The kernel's overlayfs, mounted with `userxattr` inside the user namespace.
+    case overlay
+    /// swctr's own overlay filesystem in FUSE, served by the `__fuse-overlay` role.
+    case fuseOverlay = "fuse-overlay"
+    /// A full copy of the merged layers in the writable directory, bind-mounted.
+    case copy
+}
+
+/// The root filesystem: read-only layers (lowest first) under a writable layer, put together by
+/// `driver`. Layout of the writable layer for every driver:
+/// - overlay, fuse-overlay: `upperDirectory` holds only what the container changed, in the kernel
+///   overlay's format: a deleted path is a whiteout (a character device 0/0), a directory that
+///   hides everything below it carries the xattr `user.overlay.opaque` = "y". Other
+///   `user.overlay.*` xattrs the kernel leaves there are bookkeeping, not content.
+/// - copy: `upperDirectory` holds the whole tree (the merged layers copied at create).
 public struct RootfsPlan: Codable, Sendable {
     public var lowerDirectories: [String]
     public var upperDirectory: String
     public var workDirectory: String
     public var mountPoint: String
+    public var driver: StorageDriver
 
-    public init(lowerDirectories: [String], upperDirectory: String, workDirectory: String, mountPoint: String) {
+    public init(lowerDirectories: [String], upperDirectory: String, workDirectory: String, mountPoint: String,
+                driver: StorageDriver = .overlay) {
         self.lowerDirectories = lowerDirectories
         self.upperDirectory = upperDirectory
         self.workDirectory = workDirectory
         self.mountPoint = mountPoint
+        self.driver = driver
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        lowerDirectories = try container.decode([String].self, forKey: .lowerDirectories)
+        upperDirectory = try container.decode(String.self, forKey: .upperDirectory)
+        workDirectory = try container.decode(String.self, forKey: .workDirectory)
+        mountPoint = try container.decode(String.self, forKey: .mountPoint)
+        driver = try container.decodeIfPresent(StorageDriver.self, forKey: .driver) ?? .overlay
     }
 }
 
