@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // C: the code that must run before any thread exists (user namespace entry).
         .target(name: "CNamespaces"),
         // C: the network helper's children inside the container (TAP, connector) and libslirp via dlopen.
@@ -38,13 +39,14 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces", "CSeccomp", "CCap"]),
         .target(name: "Network", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNetwork"]),
         .target(name: "Cgroups", dependencies: ["SystemSupport"]),
-        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Network", "Cgroups", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"]),
-        .target(name: "HostCheck", dependencies: ["Runtime", "SystemSupport", "CLinux"]),
+        .target(name: "FuseOverlay", dependencies: ["SystemSupport", "CFuse"]),
+        .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Network", "Cgroups", "FuseOverlay", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"]),
+        .target(name: "HostCheck", dependencies: ["Runtime", "RuntimeSpec", "SystemSupport", "CLinux"]),
         .target(name: "SwctrCLI", dependencies: [
             "Containers", "Cgroups", "HostCheck", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "HostCheck", "Runtime", "Network", "ImageStore", "CNamespaces"]),
+        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "HostCheck", "Runtime", "Network", "ImageStore", "FuseOverlay", "CNamespaces"]),
 
         .testTarget(name: "ImageReferenceTests", dependencies: ["ImageReference"]),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"]),

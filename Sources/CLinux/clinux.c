@@ -8,6 +8,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -270,3 +271,19 @@ long long swctr_filesystem_type(const char *path) {
 }
 
 long swctr_xattr_size(const char *path, const char *name) { return (long)getxattr(path, name, NULL, 0); }
+
+int swctr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+ssize_t swctr_copy_file_range_at(int from, long long *from_offset, int to, long long *to_offset, size_t length) {
+    off_t in = (off_t)*from_offset, out = (off_t)*to_offset;
+    ssize_t n = copy_file_range(from, &in, to, &out, length, 0);
+    *from_offset = in;
+    *to_offset = out;
+    return n;
+}
+
+int swctr_fallocate(int fd, int mode, long long offset, long long length) {
+    return fallocate(fd, mode, (off_t)offset, (off_t)length);
+}

@@ -96,7 +96,19 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     // Die with swctr while the namespaces are being made: nothing would finish the handshake.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("prctl(PR_SET_PDEATHSIG)");
 
-    if (target > 0) {
+    const char *userns = getenv("_SWCTR_NSINIT_USERNS");
+    if (userns) {
+        // Only a user namespace, by an fd its owner sent (the container's init is undumpable,
+        // so a pidfd of it may not be used to join): the FUSE overlay's server.
+        unsigned long nsfd;
+        const char *end = parse_number(userns, &nsfd);
+        if (!end || *end) _exit(125);
+        if (setns((int)nsfd, CLONE_NEWUSER) < 0) fail("join the container's user namespace (setns)");
+        close((int)nsfd);
+        (void)setgroups(0, NULL);
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE)");
+        unsetenv("_SWCTR_NSINIT_USERNS");
+    } else if (target > 0) {
         // With <namespaces to join>, only those are joined and <flags> are made new (a container
         // sharing another's network: its user and network namespaces joined, the rest its own).
         join_namespaces(target, join ? join : flags);

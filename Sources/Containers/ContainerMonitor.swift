@@ -31,11 +31,14 @@ enum ContainerLauncher {
         let network: NetworkHelperProcess?
         let cgroup: ContainerCgroup?
         let directory: ContainerDirectory
+        /// The FUSE overlay's server, for a container on the fuse-overlay driver.
+        var storage: FuseOverlayProcess?
 
-        /// After the container has ended: reaps the network helper, notes an OOM kill and
-        /// removes the container's cgroup.
+        /// After the container has ended: reaps the network helper and the FUSE overlay's
+        /// server, notes an OOM kill and removes the container's cgroup.
         func finish() {
             network?.finish()
+            storage?.finish()
             ContainerResources.finish(cgroup, directory: directory)
         }
     }
@@ -85,26 +88,40 @@ enum ContainerLauncher {
             network.abandon()
             throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
         }
+        func stopContainer() {
+            kill(process.pid.rawValue, SIGKILL)
+            process.closeSync()
+            _ = try? ChildProcess.wait(process.pid)
+        }
+        // Init sends its user namespace (and network namespace) for the helpers that enter
+        // them, and the /dev/fuse fd it mounted the rootfs with.
+        let fuse = record.settings.storageDriver == .fuseOverlay
         var namespaces: [Int32: FileDescriptor] = [:]
         defer { for (_, fd) in namespaces { fd.close() } }
-        if network.helper != nil {
-            func stopContainer() {
-                kill(process.pid.rawValue, SIGKILL)
-                process.closeSync()
-                _ = try? ChildProcess.wait(process.pid)
-            }
+        var storage: FuseOverlayProcess?
+        if fuse || network.helper != nil {
             do {
-                namespaces = try process.receiveNamespaces(count: 2)
+                var device: FileDescriptor?
+                defer { device?.close() }
+                if fuse { device = try process.receiveFuseDevice() }
+                namespaces = try process.receiveNamespaces(count: network.helper != nil ? 2 : 1)
+                if let device, let userNamespace = namespaces[NamespaceSet.user.rawValue] {
+                    storage = try FuseOverlayProcess.start(device: device, userNamespace: userNamespace,
+                                                           specPath: context.directory(of: record.id).specPath, idMaps: context.idMaps)
+                }
             } catch {
                 network.abandon()
                 stopContainer()
-                throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
+                throw StartFailure(exitCode: 125, userMessage: (error as? UserFacingError)?.userMessage ?? "\(error)")
             }
+        }
+        if network.helper != nil {
             do {
                 // On failure the helper is already gone.
                 try network.attach(containerPID: process.pid, namespaces: namespaces)
             } catch {
                 stopContainer()
+                storage?.abandon()
                 throw StartFailure(exitCode: 125, userMessage: error.message)
             }
         }
@@ -113,9 +130,8 @@ enum ContainerLauncher {
             try ContainerResources.place(process.pid, in: cgroup)
         } catch {
             network.helper?.finish()
-            kill(process.pid.rawValue, SIGKILL)
-            process.closeSync()
-            _ = try? ChildProcess.wait(process.pid)
+            stopContainer()
+            storage?.abandon()
             throw error
         }
         PublishedPortsFile.write(network.boundPorts, directory: context.directory(of: record.id))
@@ -125,9 +141,11 @@ enum ContainerLauncher {
             try process.waitForExec(onTerminal: { master = $0 })
         } catch {
             network.helper?.finish()
+            storage?.finish()
             throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
         }
-        return Launched(pid: process.pid, master: master, network: network.helper, cgroup: cgroup, directory: context.directory(of: record.id))
+        return Launched(pid: process.pid, master: master, network: network.helper, cgroup: cgroup, directory: context.directory(of: record.id),
+                        storage: storage)
     }
 
     static func namespaces(of record: ContainerRecord) -> NamespaceSet {

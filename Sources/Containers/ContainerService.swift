@@ -45,6 +45,8 @@ public struct CreateRequest: Sendable {
     public var keepUserID = false
     /// `--memory`, `--cpus`, `--pids-limit`…: checked against what the host delegates before anything is made.
     public var resources = ResourceLimits()
+    /// How the rootfs is put together (chosen by the caller: flag, environment, configuration or probe).
+    public var storageDriver = StorageDriver.overlay
 
     public init(image: String) { self.image = image }
 }
@@ -189,6 +191,7 @@ public final class ContainerService {
         settings.dnsOptions = network.dnsOptions.isEmpty ? nil : network.dnsOptions
         settings.extraHosts = network.extraHosts.isEmpty ? nil : network.extraHosts
         settings.resources = request.resources.isEmpty ? nil : request.resources
+        settings.storageDriver = request.storageDriver
 
         // A fresh id: the only other holder can be a `ps` sweeping lock files without a row, which
         // let go at once (and may have removed the file: acquire starts over then).
@@ -225,7 +228,9 @@ public final class ContainerService {
                 if network.dnsServers.isEmpty { resolvConf = (try? FileSystem.readText(shared.resolvConfFile)) ?? resolvConf }
             }
             let files = try directory.writeNetworkFiles(hostname: hostname, hosts: hosts, resolvConf: resolvConf)
-            var spec = ContainerSpec(process: process, rootfs: directory.overlayPlan(layers: store.layerDirectories(of: image)),
+            var plan = directory.overlayPlan(layers: store.layerDirectories(of: image))
+            plan.driver = request.storageDriver
+            var spec = ContainerSpec(process: process, rootfs: plan,
                                      hostname: hostname, network: network.mode, generatedFiles: files)
             spec.mounts = mounts
             if let program = try SeccompProgramCache(context: context).program(for: process) {
@@ -239,6 +244,9 @@ public final class ContainerService {
                 spec.readOnlyPaths = []
             }
             try FileSystem.writeAtomically(directory.specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600)
+            if request.storageDriver == .copy {
+                try UserNamespaceTools(idMaps: context.idMaps).materializeRootfs(specPath: directory.specPath)
+            }
         } catch {
             try? removeFiles(of: id)
             try? database.delete(id: id)

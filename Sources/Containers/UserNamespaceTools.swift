@@ -43,6 +43,11 @@ public struct UserNamespaceTools: LayerUnpacking, LayerRemoving {
         try runRole([Self.unpackRole, blobPath, diffID.description, destination] + (idMaps.isSingleID ? ["--ignore-ownership"] : []))
     }
 
+    /// The copy driver's rootfs: the image's layers merged into the container's upper directory.
+    public func materializeRootfs(specPath: String) throws {
+        try runRole([RootfsCopy.roleName, specPath])
+    }
+
     public func removeLayerDirectory(_ path: String) throws {
         try removeTree(path)
     }

@@ -19,12 +19,15 @@ enum NamespaceTrial {
         case hold
         /// Mounts a kernel overlay with userxattr over the directories made in this scratch directory.
         case overlay(scratch: String)
+        /// Mounts FUSE (an unserved mount, unmounted at once) on the scratch directory's merged/.
+        case fuse(scratch: String)
 
         var arguments: [String] {
             switch self {
             case .nothing: return ["nothing"]
             case .hold: return ["hold"]
             case .overlay(let scratch): return ["overlay", scratch]
+            case .fuse(let scratch): return ["fuse", scratch]
             }
         }
     }
@@ -80,6 +83,9 @@ public enum HostProbeRole {
         case "overlay":
             guard arguments.count == 2 else { channel.fail("bad arguments to \(name)") }
             OverlayTrial(scratch: arguments[1]).mountAndUse(channel: channel)
+        case "fuse":
+            guard arguments.count == 2 else { channel.fail("bad arguments to \(name)") }
+            OverlayTrial(scratch: arguments[1]).mountFuse(channel: channel)
         default:
             break
         }

@@ -70,4 +70,16 @@ struct OverlayTrial {
         if umount2(merged, Int32(MNT_DETACH)) != 0 { channel.fail("unmount the overlay", errno: errno) }
         _exit(0)
     }
+
+    /// In the probe: what the FUSE overlay's mount needs (/dev/fuse, a FUSE mount in this user
+    /// namespace); nothing serves it, so it is unmounted at once.
+    func mountFuse(channel: RoleChannel) -> Never {
+        let device = open("/dev/fuse", O_RDWR | O_CLOEXEC)
+        if device < 0 { channel.fail("open /dev/fuse", errno: errno) }
+        let merged = scratch + "/merged"
+        let options = "fd=\(device),rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions"
+        if mount("swctr-probe", merged, "fuse.swctr-probe", 0, options) != 0 { channel.fail("mount FUSE in a user namespace", errno: errno) }
+        if umount2(merged, Int32(MNT_DETACH)) != 0 { channel.fail("unmount FUSE", errno: errno) }
+        _exit(0)
+    }
 }

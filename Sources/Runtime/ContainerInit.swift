@@ -40,10 +40,24 @@ public struct ContainerInit {
     func run() -> Never {
         // Read while the host's filesystem is still in view.
         let seccompProgram = spec.seccompProgramPath.flatMap { try? FileSystem.readFile($0) }
-        if case .slirp = spec.network {
-            // The network helper enters through these (this process is undumpable, so the host
-            // side could not open its /proc/PID/ns). First thing: tap0 is made while we mount.
-            for (flag, name) in [(NamespaceSet.user.rawValue, "user"), (NamespaceSet.network.rawValue, "net")] {
+        do {
+            // Nothing we mount may propagate back to the host's namespace.
+            try mounter.mount(nil, "/", nil, MountFlag.recursive | MountFlag.privatePropagation, nil, step: "make the mount namespace private")
+            // The FUSE overlay first: its server starts while the rest is set up.
+            if spec.rootfs.driver == .fuseOverlay { try mountFuseOverlay(spec.rootfs) }
+        } catch {
+            channel.fail(error.call + (error.subject.map { " " + $0 } ?? ""), errno: error.errno)
+        }
+        // The network helper and the FUSE overlay's server enter through these (this process is
+        // undumpable, so the host side could not open its /proc/PID/ns, nor join by pidfd).
+        // First thing: tap0 is made, and the rootfs served, while we mount.
+        var shared: [(Int32, String)] = []
+        var slirp = false
+        if case .slirp = spec.network { slirp = true }
+        if spec.rootfs.driver == .fuseOverlay || slirp { shared.append((NamespaceSet.user.rawValue, "user")) }
+        if slirp { shared.append((NamespaceSet.network.rawValue, "net")) }
+        if !shared.isEmpty {
+            for (flag, name) in shared {
                 let fd = open("/proc/self/ns/" + name, O_RDONLY | O_CLOEXEC)
                 if fd < 0 { channel.fail("open /proc/self/ns/\(name)", errno: errno) }
                 channel.send(type: Int(SWCTR_SYNC_NAMESPACE), value: flag, fd: fd)
@@ -70,10 +84,13 @@ public struct ContainerInit {
     // MARK: - Filesystems
 
     private func mountRootfs() throws(SystemCallError) {
-        // Nothing we mount may propagate back to the host's namespace.
-        try mounter.mount(nil, "/", nil, MountFlag.recursive | MountFlag.privatePropagation, nil, step: "make the mount namespace private")
         let plan = spec.rootfs
-        try Self.mountOverlay(plan)
+        switch plan.driver {
+        case .overlay: try Self.mountOverlay(plan)
+        case .fuseOverlay: break  // mounted first thing
+        case .copy:
+            try mounter.mount(plan.upperDirectory, plan.mountPoint, nil, MountFlag.bind, nil, step: "bind the container's copy of the image")
+        }
         let root = try RootDirectory(path: plan.mountPoint)
         defer { root.fd.close() }
 
@@ -198,6 +215,20 @@ public struct ContainerInit {
             for (statFlag, mountFlag) in kept where info.f_flag & statFlag != 0 { flags |= mountFlag }
         }
         try mounter.mount(nil, RootDirectory.procPath(mounted), nil, flags, nil, step: step)
+    }
+
+    /// Mounts FUSE at the plan's mount point and hands the /dev/fuse fd to the parent, which starts
+    /// the overlay's server on it (in this user namespace, outside this mount namespace). Until
+    /// the server answers, the first access to the mount waits.
+    private func mountFuseOverlay(_ plan: RootfsPlan) throws(SystemCallError) {
+        let device = open("/dev/fuse", O_RDWR | O_CLOEXEC)
+        guard device >= 0 else { throw SystemCallError("open /dev/fuse for the FUSE overlay", errno: errno) }
+        defer { close(device) }
+        let options = "fd=\(device),rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions"
+        try systemCall("mount the FUSE overlay root filesystem", on: plan.mountPoint) {
+            Glibc.mount("swctr-overlay", plan.mountPoint, "fuse.swctr-overlay", 0, options)
+        }
+        channel.send(type: Int(SWCTR_SYNC_FUSE), fd: device)
     }
 
     /// Mounts the kernel overlay of `plan` at its mount point (in this process's mount namespace).

@@ -29,9 +29,13 @@ public final class NamespacedProcess {
     /// Namespace fds pid 1 sent before the intermediate process reported the pid (the two write
     /// the same socket, in either order), kept for `receiveNamespaces`.
     private var early: [Int32: FileDescriptor] = [:]
+    /// The /dev/fuse fd pid 1 sent (SWCTR_SYNC_FUSE) while something else was awaited.
+    private var earlyFuse: FileDescriptor?
 
     /// The fd number the sync socket has in the child.
     static let childSyncFD: Int32 = 3
+    /// The fd a user namespace to enter has in the child (`enteringUserNamespace`).
+    static let userNamespaceFD: Int32 = 5
 
     private init(pid: ProcessID, sync: FileDescriptor) {
         self.pid = pid
@@ -41,6 +45,7 @@ public final class NamespacedProcess {
     deinit {
         closeSync()
         for (_, fd) in early { fd.close() }
+        earlyFuse?.close()
     }
 
     public func closeSync() {
@@ -54,6 +59,7 @@ public final class NamespacedProcess {
     public static func start(arguments: [String], environment: [String], namespaces: NamespaceSet,
                              idMaps: IDMapPlan, stdio: [Int32: FileDescriptor] = [:],
                              joining target: ProcessID? = nil, joiningOnly joined: NamespaceSet? = nil,
+                             enteringUserNamespace userNamespace: FileDescriptor? = nil,
                              executable: String = "/proc/self/exe") throws(RuntimeError) -> NamespacedProcess {
         var pair: [Int32] = [0, 0]
         do {
@@ -63,11 +69,16 @@ public final class NamespacedProcess {
         let childEnd = FileDescriptor(rawValue: pair[1])
         var layout = stdio
         layout[childSyncFD] = childEnd
+        var extra: [String] = []
+        if let userNamespace {
+            layout[userNamespaceFD] = userNamespace
+            extra.append("_SWCTR_NSINIT_USERNS=\(userNamespaceFD)")
+        }
         let spawned: ProcessID
         do {
             spawned = try ChildProcess.spawn(
                 executable, arguments: ["swctr"] + arguments,
-                environment: environment + ["_SWCTR_NSINIT=\(childSyncFD),\(namespaces.rawValue)" + (target.map { ",\($0.rawValue)" } ?? "")
+                environment: environment + extra + ["_SWCTR_NSINIT=\(childSyncFD),\(namespaces.rawValue)" + (target.map { ",\($0.rawValue)" } ?? "")
                                             + (target != nil ? joined.map { ",\($0.rawValue)" } ?? "" : "")],
                 fileDescriptors: layout)
         } catch {
@@ -95,7 +106,9 @@ public final class NamespacedProcess {
             }
             let final = NamespacedProcess(pid: ProcessID(rawValue: finalPid), sync: process.takeSync())
             final.early = process.early
+            final.earlyFuse = process.earlyFuse
             process.early = [:]
+            process.earlyFuse = nil
             return final
         }
     }
@@ -112,6 +125,11 @@ public final class NamespacedProcess {
                 _ = try? ChildProcess.wait(pid)
                 throw .initFailed(step: Self.text(of: message), errno: message.value)
             }
+            if message.type == UInt32(SWCTR_SYNC_FUSE), let fd {
+                earlyFuse?.close()
+                earlyFuse = fd
+                continue
+            }
             guard message.type == UInt32(SWCTR_SYNC_NAMESPACE), let fd else {
                 fd?.close()
                 for (_, open) in namespaces { open.close() }
@@ -120,6 +138,32 @@ public final class NamespacedProcess {
             namespaces[message.value] = fd
         }
         return namespaces
+    }
+
+    /// Receives the /dev/fuse fd the container's init mounted its root filesystem with
+    /// (SWCTR_SYNC_FUSE), keeping namespace fds that come first for `receiveNamespaces`.
+    public func receiveFuseDevice() throws(RuntimeError) -> FileDescriptor {
+        if let fd = earlyFuse {
+            earlyFuse = nil
+            return fd
+        }
+        while true {
+            guard let (message, fd) = receive() else { throw .childVanished((try? ChildProcess.wait(pid)) ?? .exited(125)) }
+            switch message.type {
+            case UInt32(SWCTR_SYNC_FUSE):
+                if let fd { return fd }
+                throw .namespaceSetup(step: "handshake (a FUSE message without its fd)", errno: EPROTO)
+            case UInt32(SWCTR_SYNC_NAMESPACE):
+                if let fd { early[message.value] = fd }
+            case UInt32(SWCTR_SYNC_ERROR):
+                fd?.close()
+                _ = try? ChildProcess.wait(pid)
+                throw .initFailed(step: Self.text(of: message), errno: message.value)
+            default:
+                fd?.close()
+                throw .namespaceSetup(step: "handshake (expected the FUSE device, got message \(message.type))", errno: EPROTO)
+            }
+        }
     }
 
     /// Tells a container's init, waiting after its mounts, to run its command (once what must
@@ -150,8 +194,16 @@ public final class NamespacedProcess {
 
     private func expect(_ type: UInt32, spawned: ProcessID) throws(RuntimeError) -> Int32 {
         var next = receive()
-        while let (message, fd) = next, message.type == UInt32(SWCTR_SYNC_NAMESPACE), type != UInt32(SWCTR_SYNC_NAMESPACE) {
-            if let fd { early[message.value] = fd }
+        while let (message, fd) = next, message.type == UInt32(SWCTR_SYNC_NAMESPACE) || message.type == UInt32(SWCTR_SYNC_FUSE),
+              type != message.type {
+            if let fd {
+                if message.type == UInt32(SWCTR_SYNC_FUSE) {
+                    earlyFuse?.close()
+                    earlyFuse = fd
+                } else {
+                    early[message.value] = fd
+                }
+            }
             next = receive()
         }
         guard let (message, fd) = next else {

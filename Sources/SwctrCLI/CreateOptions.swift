@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cgroups
 import Containers
+import HostCheck
 import RuntimeSpec
 import SystemSupport
 #if canImport(Glibc)
@@ -114,6 +115,9 @@ struct CreateOptions: ParsableArguments {
 
     @Option(help: "Pull this platform's variant of the image: OS/ARCH[/VARIANT].")
     var platform: String?
+
+    @Option(help: "How the root filesystem is made: overlay (kernel), fuse-overlay or copy (default: $SWCTR_STORAGE_DRIVER, storage.conf, else probed).")
+    var storageDriver: String?
 
     func validate() throws {
         // --network and -p are checked when the request is made: a one-line error, exit 125.
@@ -231,6 +235,12 @@ struct CreateOptions: ParsableArguments {
         request.network = try networkRequest()
         request.registryAccess = try registry.access
         request.platform = try parsePlatform(platform)
+        do {
+            request.storageDriver = try StorageDriverSelection.choose(flag: storageDriver, environment: ProcessEnvironment.current,
+                                                                      directories: UserDirectories.current()).driver
+        } catch {
+            throw CLIError(error.userMessage)
+        }
         request.pullEvents = PullProgress(quiet: false).handler
         request.restartPolicy = RestartPolicy(parsing: restart) ?? .never
         request.stopSignal = SignalName.parse(stopSignal) ?? SIGTERM

@@ -2,6 +2,7 @@
 // dispatched before argument parsing; by then the pre-exec stage in CNamespaces has already put
 // the process in its namespaces.
 import Containers
+import FuseOverlay
 import HostCheck
 import Network
 import Runtime
@@ -32,6 +33,12 @@ if arguments.count >= 2 {
         UserNamespaceTools.unpackRoleMain(roleArguments)
     case UserNamespaceTools.removeRole:
         UserNamespaceTools.removeRoleMain(roleArguments)
+    case FuseOverlayProcess.roleName:
+        FuseOverlayProcess.main(arguments: roleArguments)
+    case RootfsCopy.roleName:
+        RootfsCopy.main(arguments: roleArguments)
+    case FuseOverlayTool.commandName:
+        FuseOverlayTool.main(arguments: roleArguments)
     case HostProbeRole.name:
         HostProbeRole.main(arguments: roleArguments)
     default:

@@ -10,6 +10,11 @@ int swctr_pipe2(int fds[2], int flags);
 /// Sets IFF_UP on "lo" in this process's network namespace: 0, or -1/errno.
 int swctr_loopback_up(void);
 ssize_t swctr_copy_file_range(int from, int to, size_t length);
+// renameat2(2) (RENAME_NOREPLACE 1, RENAME_EXCHANGE 2, RENAME_WHITEOUT 4).
+int swctr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+// copy_file_range(2) between explicit offsets, which it advances.
+ssize_t swctr_copy_file_range_at(int from, long long *from_offset, int to, long long *to_offset, size_t length);
+int swctr_fallocate(int fd, int mode, long long offset, long long length);
 int swctr_memfd_create(const char *name, unsigned int flags);
 /// Adds every write-preventing seal (and F_SEAL_SEAL) to a memfd.
 int swctr_seal_all(int fd);

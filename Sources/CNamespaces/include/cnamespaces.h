@@ -27,6 +27,7 @@ enum {
     SWCTR_SYNC_ABORT = 7,         // parent → child: give up
     SWCTR_SYNC_GO = 8,            // parent → container init: the network is up, run the command
     SWCTR_SYNC_NAMESPACE = 9,     // container init → parent: value = CLONE_NEW*, carries that namespace's fd
+    SWCTR_SYNC_FUSE = 10,         // container init → parent: carries the /dev/fuse fd it mounted the rootfs with
 };
 
 struct swctr_sync_message {
