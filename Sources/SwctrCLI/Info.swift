@@ -18,6 +18,7 @@ struct Info: ParsableCommand {
         struct Store: Encodable {
             let root: String
             let driver: String
+            let driverReason: String
             let images: Int
             let containers: Int
         }
@@ -38,9 +39,11 @@ struct Info: ParsableCommand {
             let store = try ImageStore(layout: StoreLayout(root: directories.data))
             let containers = try Session.containerService().list().count
             let host = HostSummary.current()
+            let choice = try StorageDriverSelection.choose(flag: nil, environment: ProcessEnvironment.current, directories: directories)
             let report = Report(
                 host: host,
-                store: .init(root: directories.data, driver: "overlay (kernel, userxattr)", images: try store.images().count, containers: containers),
+                store: .init(root: directories.data, driver: choice.driver.rawValue, driverReason: choice.reason,
+                             images: try store.images().count, containers: containers),
                 network: .init(engine: "slirp (built in, libslirp)", libslirp: host.slirpLibrary),
                 registriesConfiguration: RegistriesConfiguration.configurationFile(environment: ProcessEnvironment.current)?.path)
             print(format == "json" ? try prettyJSON(report) : Self.text(report))
@@ -70,7 +73,7 @@ struct Info: ParsableCommand {
         lines += [
             "store:",
             "  root: \(report.store.root)",
-            "  driver: \(report.store.driver)",
+            "  driver: \(report.store.driver) (\(report.store.driverReason))",
             "  images: \(report.store.images)",
             "  containers: \(report.store.containers)",
             "network:",

@@ -30,7 +30,7 @@ struct ContainerInspection: Encodable {
     struct Mount: Encodable { let `Type`: String, Name: String?, Source: String, Destination: String, RW: Bool, Mode: String }
 
     let Id: String, Created: String, Path: String, Args: [String], State: StateInfo, Image: String, ImageName: String
-    let Name: String, RestartCount: Int, LogPath: String, Config: ConfigInfo, HostConfig: HostConfigInfo
+    let Name: String, RestartCount: Int, Driver: String, LogPath: String, Config: ConfigInfo, HostConfig: HostConfigInfo
     let Mounts: [Mount], NetworkSettings: NetworkSettingsInfo
 
     init(_ record: ContainerRecord, logPath: String, volumesRoot: String, ports: [PortMapping],
@@ -48,6 +48,7 @@ struct ContainerInspection: Encodable {
         ImageName = settings.image
         Name = "/" + record.name
         RestartCount = record.restartCount
+        Driver = (settings.storageDriver ?? .overlay).rawValue
         LogPath = logPath
         self.Config = ConfigInfo(Hostname: settings.hostname, User: settings.process.user, Env: settings.process.environment, Cmd: settings.process.arguments,
                        Image: settings.image, WorkingDir: settings.process.workingDirectory, Tty: settings.process.terminal,
