@@ -52,6 +52,7 @@ bench: .build-dir build
 	bash scripts/bench-lifecycle.sh /var/tmp/swctr-bench-bin/swctr
 	bash scripts/bench-net.sh /var/tmp/swctr-bench-bin/swctr
 	bash scripts/bench-pull.sh /var/tmp/swctr-bench-bin/swctr
+	bash scripts/bench-storage.sh /var/tmp/swctr-bench-bin/swctr
 
 lint:
 	$(SWIFT) format lint --recursive --configuration .swift-format Sources Tests Package.swift

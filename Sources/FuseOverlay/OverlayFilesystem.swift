@@ -392,13 +392,6 @@ public final class OverlayFilesystem: @unchecked Sendable {
         return written
     }
 
-    func flush(_ handle: UInt64) throws(FilesystemError) {
-        // close(2) of a duplicate: what a close through the mount would do to locks and errors.
-        let duplicate = dup(OpenFile.fd(handle))
-        guard duplicate >= 0 else { throw .current }
-        try check(close(duplicate))
-    }
-
     func release(_ handle: UInt64) {
         close(OpenFile.fd(handle))
     }
