@@ -145,7 +145,7 @@ final class DoctorTests: SwctrTestCase {
         let text = state.swctr("info")
         XCTAssertEqual(text.status, 0, text.stderr)
         for line in ["  rootless: true", "  cgroup version: v1 (hybrid)", "  uid mappings: 0:", "  root: \(state.storeRoot)",
-                     "  driver: overlay (kernel, userxattr)", "  images: 0", "  containers: 0", "  libslirp: found"] {
+                     "  driver: overlay (probed: the kernel overlay (userxattr) works", "  images: 0", "  containers: 0", "  libslirp: found"] {
             XCTAssertTrue(text.stdout.contains(line), "\(line) in\n\(text.stdout)")
         }
         let json = state.swctr("info", "--format", "json")
