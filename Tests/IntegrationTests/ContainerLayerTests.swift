@@ -7,6 +7,14 @@ import XCTest
 /// in the image, the merged filesystem exported with the owners seen inside, and bad input refused
 /// with one line and nothing left behind.
 final class ContainerLayerTests: SwctrTestCase {
+    private var podman: PodmanUser?
+
+    override func tearDown() {
+        podman?.stop()
+        podman = nil
+        super.tearDown()
+    }
+
     /// Until the drivers other than overlay exist, swctr ignores SWCTR_STORAGE_DRIVER and these
     /// runs are all overlay; they cover each driver once it does.
     static let drivers = ["overlay", "fuse-overlay", "copy"]
@@ -219,6 +227,42 @@ final class ContainerLayerTests: SwctrTestCase {
         XCTAssertEqual(indexRecord(named: "docker.io/library/moved:latest")?["id"] as? String, two, "the tag moved, as docker commit moves it")
         let images = state.swctr("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
         XCTAssertTrue(images.contains("<none>:<none> \(one.dropFirst(7).prefix(12))"), images)
+    }
+
+    func testCommittedImageRunsInPodman() throws {
+        let base = try baseImage()
+        let podman = try PodmanUser(state: state)
+        self.podman = podman
+        try forEachDriver { driver in
+            let name = try changedContainer(base, driver: driver)
+            XCTAssertEqual(state.swctr("commit", name, "for-podman:\(driver)").status, 0)
+            let archive = state.scratch + "/for-podman-\(driver).tar"
+            XCTAssertEqual(state.swctr("save", "-o", archive, "for-podman:\(driver)").status, 0)
+            let loaded = podman.run("load", "-i", archive)
+            XCTAssertEqual(loaded.status, 0, "\(driver): \(loaded.stderr)")
+            // Podman applies the layer's whiteouts and opaque marker itself.
+            let ran = podman.run(
+                "run", "--rm", "--runtime", "runc", "--network", "none", "docker.io/library/for-podman:\(driver)",
+                "sh", "-c", "ls -A /srv /srv/opaque; cat /srv/changed.txt")
+            XCTAssertEqual(
+                ran.stdout,
+                """
+                /srv:
+                added.txt
+                changed.txt
+                hard.txt
+                kept.txt
+                opaque
+                owned.txt
+
+                /srv/opaque:
+                new.txt
+                old1.txt
+                before
+                after
+
+                """, "\(driver): \(ran.stderr)")
+        }
     }
 
     // MARK: - export
