@@ -15,8 +15,7 @@ final class ContainerLayerTests: SwctrTestCase {
         super.tearDown()
     }
 
-    /// Until the drivers other than overlay exist, swctr ignores SWCTR_STORAGE_DRIVER and these
-    /// runs are all overlay; they cover each driver once it does.
+    /// SWCTR_STORAGE_DRIVER picks the driver of the containers a test makes.
     static let drivers = ["overlay", "fuse-overlay", "copy"]
 
     /// What `scenario` does to the base image's /srv, as `diff` reports it.
@@ -407,6 +406,7 @@ final class ContainerLayerTests: SwctrTestCase {
         let ran = state.swctr("run", "--name", name, base, "sh", "-c", Self.scenario)
         XCTAssertEqual(ran.status, 0, "\(driver): \(ran.stderr)")
         if ran.status != 0 { throw HostNotPrepared(reason: "the scenario container did not run: \(ran.stderr)") }
+        XCTAssertEqual(state.swctr("inspect", "-f", "{{.Driver}}", name).stdout, driver + "\n", "SWCTR_STORAGE_DRIVER chose the driver")
         return name
     }
 
