@@ -45,11 +45,16 @@ final class LayerTarWriter {
             // Opened without blocking (a FIFO swapped in by a running container must not hang
             // the walk), and described by what was opened, not by what was listed.
             let flags = O_RDONLY | O_NONBLOCK | (source.entry.kind == .directory ? O_DIRECTORY : 0)
-            let file = try source.stack.open(path, layer: source.entry.layer, flags: flags)
+            let file: FileDescriptor
+            do { file = try source.stack.open(path, layer: source.entry.layer, flags: flags) } catch {
+                // Removed since it was listed (the container runs): it is not there to write.
+                if error.errno == ENOENT { return }
+                throw error
+            }
             opened = file
             guard fstat(file.rawValue, &info) == 0 else { throw SystemCallError("stat", on: path.displayName, errno: errno) }
             if EntryKind(info) != source.entry.kind {
-                throw SystemCallError("read (it changed while it was read: try again, or pause the container)", on: path.displayName, errno: EAGAIN)
+                throw SystemCallError("read", on: path.displayName + " (it changed while it was read: try again, or pause the container)", errno: EAGAIN)
             }
             attributes = source.stack.contentAttributes(of: file, info: info)
         case .symlink, .fifo:

@@ -125,14 +125,24 @@ final class LayerStack {
 
     /// Whether the directory at `path` in `layer` is marked opaque.
     func isOpaque(_ path: EntryPath, layer: Int) throws(SystemCallError) -> Bool {
-        let directory = try open(path, layer: layer, flags: O_RDONLY | O_DIRECTORY)
+        let directory: FileDescriptor
+        do { directory = try open(path, layer: layer, flags: O_RDONLY | O_DIRECTORY) } catch {
+            if error.errno == ENOENT && !path.components.isEmpty { return false }  // gone since it was listed
+            throw error
+        }
         defer { directory.close() }
         return attributes.isOpaque(directory)
     }
 
     /// The entries of one layer's directory at `path`, with their metadata (nothing followed).
+    /// A directory below the root that is gone (a running container removed it since its parent
+    /// was listed) has no entries.
     func entries(at path: EntryPath, layer: Int) throws(SystemCallError) -> [LayerEntry] {
-        let directory = try open(path, layer: layer, flags: O_RDONLY | O_DIRECTORY)
+        let directory: FileDescriptor
+        do { directory = try open(path, layer: layer, flags: O_RDONLY | O_DIRECTORY) } catch {
+            if error.errno == ENOENT && !path.components.isEmpty { return [] }
+            throw error
+        }
         defer { directory.close() }
         let copy = dup(directory.rawValue)
         guard copy >= 0, let handle = fdopendir(copy) else {
