@@ -1,8 +1,9 @@
 import FoundationEssentials
 import Registry
 
-/// One Dockerfile instruction given to `import --change` (`CMD ["sh"]`, `ENV A=1 B=2`,
-/// `EXPOSE 80/udp`…), parsed and applied to an image's runtime defaults as `docker import` does.
+/// One Dockerfile instruction given to `import --change` or `commit --change` (`CMD ["sh"]`,
+/// `ENV A=1 B=2`, `EXPOSE 80/udp`…), parsed and applied to an image's runtime defaults as
+/// `docker import` and `docker commit` do.
 /// The instruction may be followed by a space or, as Podman also allows, by `=` (`CMD=/bin/sh`).
 public struct ConfigurationChange: Sendable, Equatable {
     public enum Instruction: String, CaseIterable, Sendable {
@@ -14,7 +15,8 @@ public struct ConfigurationChange: Sendable, Equatable {
     /// The instruction's arguments: the command (exec form), `KEY=VALUE` pairs, ports, paths…
     public let values: [String]
 
-    public init(parsing text: String) throws(ImageArchiveError) {
+    /// `command`: the verb the change was given to, for the message about an unknown instruction.
+    public init(parsing text: String, command: String = "import") throws(ImageArchiveError) {
         let trimmed = text.trimmed
         let keyword = trimmed.prefix { $0.isLetter }
         var rest = trimmed.dropFirst(keyword.count)
@@ -23,7 +25,7 @@ public struct ConfigurationChange: Sendable, Equatable {
         }
         guard let instruction = Instruction(rawValue: keyword.uppercased()) else {
             let known = Instruction.allCases.map(\.rawValue).joined(separator: ", ")
-            throw .invalidChange(text, reason: "\"\(keyword)\" is not an instruction import can apply (use one of \(known))")
+            throw .invalidChange(text, reason: "\"\(keyword)\" is not an instruction \(command) can apply (use one of \(known))")
         }
         let arguments = String(rest).trimmed
         self.instruction = instruction

@@ -72,7 +72,8 @@ struct ContainerCommands: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "container", abstract: "Manage containers (the same verbs as at the top level).",
         subcommands: [ListContainers.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, Logs.self, Attach.self,
-                      Exec.self, Copy.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self, PruneContainers.self])
+                      Exec.self, Copy.self, Diff.self, Commit.self, Export.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self,
+                      PruneContainers.self])
 }
 
 struct SystemDiskUsage: ParsableCommand {

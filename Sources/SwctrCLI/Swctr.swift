@@ -18,8 +18,8 @@ public struct Swctr: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, ListContainers.self,
-            Logs.self, Attach.self, Exec.self, Copy.self, Wait.self, Inspect.self, Rename.self, Top.self, Port.self,
-            Pause.self, Unpause.self, Stats.self, Update.self, ContainerCommands.self,
+            Logs.self, Attach.self, Exec.self, Copy.self, Diff.self, Commit.self, Export.self, Wait.self, Inspect.self, Rename.self, Top.self,
+            Port.self, Pause.self, Unpause.self, Stats.self, Update.self, ContainerCommands.self,
             Login.self, Logout.self, Pull.self, Push.self, Images.self, RemoveImages.self, TagImage.self, ImageHistory.self, Save.self, Load.self, Import.self,
             ImageCommands.self, VolumeCommands.self, SystemCommands.self, Doctor.self, Info.self,
         ])

@@ -25,6 +25,8 @@ if arguments.count >= 2 {
         ContainerMonitor.main(arguments: roleArguments)
     case ContainerCopyRole.roleName:
         ContainerCopyRole.main(arguments: roleArguments)
+    case ContainerLayerRole.roleName:
+        ContainerLayerRole.main(arguments: roleArguments)
     case ContainerExec.roleName:
         ContainerExec.main(processJSON: roleArguments.first ?? "", program: roleArguments.count > 1 ? roleArguments[1] : "")
     case NetworkHelper.roleName:
