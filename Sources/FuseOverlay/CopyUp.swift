@@ -89,6 +89,11 @@ extension OverlayFilesystem {
         }
         // Everything below is in the upper now: the lower directories must not show through.
         if markOpaque && directoryLayers.count > 1 { try layers.markOpaque(path) }
+        // A full copy: the directory's times as in the image (making its entries changed them).
+        if !markOpaque && path != ".", let source = directoryLayers.first(where: { $0 != OverlayLayers.upper }) {
+            let info = try layers.attributes(source, path)
+            _ = utimensat(layers.descriptors[OverlayLayers.upper], path, [info.st_atim, info.st_mtim], AT_SYMLINK_NOFOLLOW)
+        }
     }
 
     /// The copy driver's rootfs: the whole merged tree of the lower layers made in the (empty)
