@@ -43,17 +43,7 @@ public final class FuseOverlayProcess {
     /// Reaps the server once its container has ended (it ends by itself when the mount goes;
     /// killed if it has not within two seconds).
     func finish() {
-        let pidfd = swctr_pidfd_open(pid.rawValue)
-        if pidfd >= 0 {
-            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-            var result: Int32
-            repeat { result = poll(&entry, 1, 2000) } while result < 0 && errno == EINTR
-            close(pidfd)
-            if result == 0 { kill(pid.rawValue, SIGKILL) }
-        } else {
-            kill(pid.rawValue, SIGKILL)
-        }
-        _ = try? ChildProcess.wait(pid)
+        ChildProcess.reap(pid, killingAfter: 2000)
     }
 
     /// The container did not start.

@@ -145,17 +145,7 @@ public struct NetworkHelperProcess: Sendable {
     /// Reaps the helper after its container has ended (it exits by itself then; it is killed if
     /// it has not within a second).
     public func finish() {
-        let pidfd = swctr_pidfd_open(pid.rawValue)
-        if pidfd >= 0 {
-            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-            var result: Int32
-            repeat { result = poll(&entry, 1, 1000) } while result < 0 && errno == EINTR
-            close(pidfd)
-            if result == 0 { kill(pid.rawValue, SIGKILL) }
-        } else {
-            kill(pid.rawValue, SIGKILL)
-        }
-        _ = try? ChildProcess.wait(pid)
+        ChildProcess.reap(pid, killingAfter: 1000)
     }
 }
 

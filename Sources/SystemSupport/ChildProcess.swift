@@ -58,6 +58,21 @@ public enum ChildProcess {
     }
 
     /// Waits for a child to end.
+    /// Reaps a helper that should end by itself now: killed if it has not within `milliseconds`.
+    public static func reap(_ pid: ProcessID, killingAfter milliseconds: Int32) {
+        let pidfd = swctr_pidfd_open(pid.rawValue)
+        if pidfd >= 0 {
+            var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            var result: Int32
+            repeat { result = poll(&entry, 1, milliseconds) } while result < 0 && errno == EINTR
+            close(pidfd)
+            if result == 0 { kill(pid.rawValue, SIGKILL) }
+        } else {
+            kill(pid.rawValue, SIGKILL)
+        }
+        _ = try? wait(pid)
+    }
+
     public static func wait(_ pid: ProcessID) throws(SystemCallError) -> ExitStatus {
         var status: Int32 = 0
         try systemCall("waitpid", on: String(pid.rawValue)) { waitpid(pid.rawValue, &status, 0) }
