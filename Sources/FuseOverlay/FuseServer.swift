@@ -53,11 +53,18 @@ private func directoryHandle(_ info: UnsafeMutablePointer<fuse_file_info>?) -> D
 
 private func readDirectory(_ request: fuse_req_t?, _ directory: fuse_ino_t, _ size: Int, _ offset: off_t,
                            _ info: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) {
-    guard let handle = directoryHandle(info) else {
-        fuse_reply_err(request, EBADF)
-        return
-    }
     let filesystem = overlay(request)
+    let handle: DirectoryHandle
+    if let opened = directoryHandle(info) {
+        handle = opened
+    } else {
+        do throws(FilesystemError) {
+            handle = try filesystem.listing(UInt64(directory), fresh: offset == 0)
+        } catch {
+            fuse_reply_err(request, error.code)
+            return
+        }
+    }
     let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(size, 1))
     defer { buffer.deallocate() }
     var used = 0
@@ -107,6 +114,7 @@ private func operations() -> fuse_lowlevel_ops {
         // (with it the kernel asks for them again after every close).
         connection.pointee.want &= ~UInt32(FUSE_CAP_WRITEBACK_CACHE)
         filesystem.writebackCache = false
+        filesystem.zeroMessageOpendir = connection.pointee.capable & UInt32(FUSE_CAP_NO_OPENDIR_SUPPORT) != 0
         connection.pointee.max_readahead = 1 << 20
         connection.pointee.time_gran = 1
     }
@@ -252,6 +260,12 @@ private func operations() -> fuse_lowlevel_ops {
         }
     }
     ops.opendir = { request, node, info in
+        if overlay(request).zeroMessageOpendir {
+            // The kernel then opens directories itself (keeping their listings cached) and
+            // never sends OPENDIR or RELEASEDIR again: two round trips less per directory walked.
+            fuse_reply_err(request, ENOSYS)
+            return
+        }
         attempt(request) { () throws(FilesystemError) in
             guard let info else { throw FilesystemError(EINVAL) }
             let handle = try overlay(request).openDirectory(UInt64(node))

@@ -40,6 +40,8 @@ public final class OverlayFilesystem: @unchecked Sendable {
     private var temporaryCounter: UInt64 = 0
     /// With the kernel's writeback cache, files open write-only are read too, and O_APPEND is the kernel's job.
     var writebackCache = false
+    /// The kernel can open directories without asking (Linux 5.1+).
+    var zeroMessageOpendir = false
 
     /// `lowers` topmost first.
     public init(upper: String, work: String, lowers: [String]) throws(SystemCallError) {
@@ -421,6 +423,16 @@ public final class OverlayFilesystem: @unchecked Sendable {
         entries.insert(DirectoryEntry(name: ".", inode: UInt64(info.st_ino), type: UInt8(DT_DIR)), at: 0)
         entries.insert(DirectoryEntry(name: "..", inode: UInt64(info.st_ino), type: UInt8(DT_DIR)), at: 1)
         return DirectoryHandle(entries: entries)
+    }
+
+    /// The listing readdir reads when the kernel opens directories without asking us (no
+    /// opendir): made afresh at offset 0, kept on the node for the following pieces.
+    func listing(_ id: UInt64, fresh: Bool) throws(FilesystemError) -> DirectoryHandle {
+        let node = try node(id)
+        if !fresh, let kept = table({ _ in node.listing }) { return kept }
+        let made = try openDirectory(id)
+        table { _ in node.listing = made }
+        return made
     }
 
     func syncDirectory(_ id: UInt64) throws(FilesystemError) {

@@ -25,6 +25,8 @@ final class OverlayNode {
     var lookups: UInt64 = 0
     /// The children the kernel knows, by name.
     var children: [String: OverlayNode] = [:]
+    /// A directory's merged listing while the kernel reads it in pieces (without opendir handles).
+    var listing: DirectoryHandle?
 
     init(id: UInt64, parent: OverlayNode?, name: String, entry: FoundEntry) {
         self.id = id
