@@ -33,12 +33,15 @@ final class StorageDriverTests: SwctrTestCase {
         user.note
         copied-up xattr: user.lower=from-lower
         gone: No such file or directory
+        setuid after a user's write: 777
+        setuid after root's write: 755
 
         """
 
     /// Reads lower files, whiteouts and opaque directories of the image, then writes: copy-up,
     /// rename of a lower directory, hard links, owners and modes, a 2 GiB sparse file, 10k
-    /// entries, concurrent appenders, xattrs (set on a new file and on a lower file, so copied up).
+    /// entries, concurrent appenders, xattrs (set on a new file and on a lower file, so copied up),
+    /// setuid dropped by any write (inside a user namespace nobody has CAP_FSETID where it counts).
     static let filesystemScript = #"""
         cat /opt/swctr-test/keep.txt
         test ! -e /opt/swctr-test/gone.txt && echo whiteout-hides
@@ -61,6 +64,9 @@ final class StorageDriverTests: SwctrTestCase {
         /tools/xattr set /etc/debian_version user.lower from-lower 2>/dev/null || true
         echo "copied-up xattr: $(/tools/xattr get /etc/debian_version user.lower)"
         /tools/xattr get /x user.absent 2>&1 | sed 's/.*: /gone: /'
+        touch /tmp/s; chmod 4777 /tmp/s; setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo x >> /tmp/s'
+        stat -c "setuid after a user's write: %a" /tmp/s
+        touch /tmp/r; chmod 4755 /tmp/r; echo x >> /tmp/r; stat -c "setuid after root's write: %a" /tmp/r
         """#
 
     /// A static helper for xattrs (the image has no setfattr): set PATH NAME VALUE, get PATH NAME, list PATH.
