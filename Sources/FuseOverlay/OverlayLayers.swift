@@ -163,9 +163,7 @@ final class OverlayLayers: @unchecked Sendable {
             }
             defer { closedir(stream) }
             while let entry = readdir(stream) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
+                let name = Self.name(of: entry)
                 if name == "." || name == ".." { continue }
                 if layers.count > 1 {
                     guard seen.insert(name).inserted else { continue }
@@ -181,6 +179,10 @@ final class OverlayLayers: @unchecked Sendable {
             }
         }
         return entries
+    }
+
+    static func name(of entry: UnsafeMutablePointer<dirent>) -> String {
+        withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     /// Removes what may be left at `path` in the upper layer: a whiteout. Returns whether there was one.
@@ -212,7 +214,7 @@ final class OverlayLayers: @unchecked Sendable {
         defer { closedir(stream) }
         var names: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = Self.name(of: entry)
             if name != "." && name != ".." { names.append(name) }
         }
         for name in names {
