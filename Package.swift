@@ -3,6 +3,26 @@
 // reference → registry → store → rootfs → spec → runtime → network → containers → CLI.
 import PackageDescription
 
+// The C libraries are linked statically (their .a files come with the -dev packages): each
+// shared library costs the dynamic loader symbol lookups at every start of the binary, and
+// swctr starts often (CLI, container init, monitor, network helper, FUSE server).
+let staticArchives: [String] = ["archive", "fuse3", "crypto", "sqlite3", "seccomp", "cap", "xml2", "nettle", "lzma", "bz2", "zstd", "z"]
+var staticLinkFlags: [String] = ["--push-state", "-Bstatic"]
+staticLinkFlags += staticArchives.map { "-l" + $0 }
+staticLinkFlags += ["--pop-state", "-ldl", "-lpthread"]
+// libarchive's ACL support: Debian ships libacl only as a shared library.
+staticLinkFlags += ["-l:libacl.so.1"]
+// Not exported: a library swctr dlopens (libcurl → libssl) must bind to its own libcrypto.
+staticLinkFlags += ["--exclude-libs", "ALL"]
+// Only what is called is kept (else libarchive's XAR support pulls libxml2 and ICU in).
+staticLinkFlags += ["--gc-sections"]
+var executableLinkFlags: [String] = staticLinkFlags.flatMap { ["-Xlinker", $0] }
+// A fixed-address executable: no relative relocations to apply at start.
+executableLinkFlags += ["-Xclang-linker", "-no-pie"]
+let staticLibraries: [LinkerSetting] = [.unsafeFlags(executableLinkFlags)]
+// The test executable links the same libraries.
+let testLibraries: [LinkerSetting] = [.unsafeFlags(staticLinkFlags.flatMap { ["-Xlinker", $0] })]
+
 let package = Package(
     name: "swctr",
     platforms: [.macOS(.v13)],
@@ -17,14 +37,14 @@ let package = Package(
         .target(name: "CLinux", linkerSettings: []),
         // libcurl is loaded with dlopen on first use: only registry work pays for its ~30 libraries.
         .target(name: "CCurl"),
-        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
-        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
-        .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CSeccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(name: "CFuse", providers: [.apt(["libfuse3-dev"])]),
         // C: the code that must run before any thread exists (user namespace entry).
         .target(name: "CNamespaces"),
         // C: the network helper's children inside the container (TAP, connector) and libslirp via dlopen.
@@ -46,14 +66,15 @@ let package = Package(
             "Containers", "Cgroups", "HostCheck", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "HostCheck", "Runtime", "Network", "ImageStore", "FuseOverlay", "CNamespaces"]),
+        .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "HostCheck", "Runtime", "Network", "ImageStore", "FuseOverlay", "CNamespaces"],
+                          linkerSettings: staticLibraries),
 
         .testTarget(name: "ImageReferenceTests", dependencies: ["ImageReference"]),
-        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "ImageReference"]),
-        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups"]),
-        .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime", "Network"]),
-        .testTarget(name: "HostCheckTests", dependencies: ["HostCheck"]),
+        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"], linkerSettings: testLibraries),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "ImageReference"], linkerSettings: testLibraries),
+        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups"], linkerSettings: testLibraries),
+        .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime", "Network"], linkerSettings: testLibraries),
+        .testTarget(name: "HostCheckTests", dependencies: ["HostCheck"], linkerSettings: testLibraries),
         .testTarget(name: "IntegrationTests", dependencies: []),
     ]
 )

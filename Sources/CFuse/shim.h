@@ -4,7 +4,7 @@
 #define SWCTR_CFUSE_SHIM_H
 #define FUSE_USE_VERSION 312
 #include <stddef.h>
-#include <fuse_lowlevel.h>
+#include <fuse3/fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
