@@ -16,10 +16,13 @@ staticLinkFlags += ["-l:libacl.so.1"]
 staticLinkFlags += ["--exclude-libs", "ALL"]
 // Only what is called is kept (else libarchive's XAR support pulls libxml2 and ICU in).
 staticLinkFlags += ["--gc-sections"]
-var executableLinkFlags: [String] = staticLinkFlags.flatMap { ["-Xlinker", $0] }
-// A fixed-address executable: no relative relocations to apply at start.
-executableLinkFlags += ["-Xclang-linker", "-no-pie"]
-let staticLibraries: [LinkerSetting] = [.unsafeFlags(executableLinkFlags)]
+// The release binary (Swift's stdlib linked statically too) at a fixed address: no relative
+// relocations to apply at start. Not in debug builds, whose stdlib is shared (the loader would
+// warn about its protected symbols).
+let staticLibraries: [LinkerSetting] = [
+    .unsafeFlags(staticLinkFlags.flatMap { ["-Xlinker", $0] }),
+    .unsafeFlags(["-Xclang-linker", "-no-pie"], .when(configuration: .release)),
+]
 // The test executable links the same libraries.
 let testLibraries: [LinkerSetting] = [.unsafeFlags(staticLinkFlags.flatMap { ["-Xlinker", $0] })]
 

@@ -98,6 +98,13 @@ static void fill_set(sigset_t *set, const int *signals, int count) {
     for (int i = 0; i < count; i++) sigaddset(set, signals[i]);
 }
 
+void swctr_reset_reserved_signals(void) {
+    // The kernel's struct sigaction; all zero is SIG_DFL with no flags and an empty mask.
+    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } standard;
+    memset(&standard, 0, sizeof standard);
+    for (int number = 32; number < SIGRTMIN; number++) (void)syscall(SYS_rt_sigaction, number, &standard, NULL, sizeof standard.mask);
+}
+
 int swctr_sigmask(int how, const int *signals, int count) {
     sigset_t set;
     fill_set(&set, signals, count);

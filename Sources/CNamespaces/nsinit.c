@@ -1,5 +1,6 @@
-// See cnamespaces.h. Runs before main() in a freshly exec'd process: only async-signal-safe
-// calls, no allocation beyond the stack, every step checked and reported.
+// See cnamespaces.h. Runs before main() in a freshly exec'd process, or in a child just forked
+// by swctr_nsinit_fork: only async-signal-safe calls, no allocation beyond the stack, every step
+// checked and reported.
 #define _GNU_SOURCE
 #include "cnamespaces.h"
 #include <errno.h>
@@ -79,35 +80,18 @@ static void join_namespaces(pid_t target, unsigned long flags) {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE)");
 }
 
-// glibc passes argc/argv to constructors. Kept because after joining a container's mount namespace
-// /proc/self (where the Swift runtime may read the arguments from) is the container's /proc.
-__attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
-    saved_argc = argc;
-    saved_argv = argv;
-    const char *spec = getenv("_SWCTR_NSINIT");
-    if (!spec) return;
-    unsigned long flags, join;
-    pid_t target;
-    if (parse_spec(spec, &sync_fd, &flags, &target, &join) < 0) _exit(125);
-    // posix_spawn's dup2 cleared close-on-exec: set it again, so a successful execve of the
-    // container's command shows up in the parent as end-of-file on this socket.
-    if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
-
+// Steps 1-3 of cnamespaces.h for a process whose sync socket is `sync_fd` already.
+static void enter_namespaces(unsigned long flags, pid_t target, unsigned long join, int userns_fd) {
     // Die with swctr while the namespaces are being made: nothing would finish the handshake.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("prctl(PR_SET_PDEATHSIG)");
 
-    const char *userns = getenv("_SWCTR_NSINIT_USERNS");
-    if (userns) {
+    if (userns_fd >= 0) {
         // Only a user namespace, by an fd its owner sent (the container's init is undumpable,
         // so a pidfd of it may not be used to join): the FUSE overlay's server.
-        unsigned long nsfd;
-        const char *end = parse_number(userns, &nsfd);
-        if (!end || *end) _exit(125);
-        if (setns((int)nsfd, CLONE_NEWUSER) < 0) fail("join the container's user namespace (setns)");
-        close((int)nsfd);
+        if (setns(userns_fd, CLONE_NEWUSER) < 0) fail("join the container's user namespace (setns)");
+        close(userns_fd);
         (void)setgroups(0, NULL);
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE)");
-        unsetenv("_SWCTR_NSINIT_USERNS");
     } else if (target > 0) {
         // With <namespaces to join>, only those are joined and <flags> are made new (a container
         // sharing another's network: its user and network namespaces joined, the rest its own).
@@ -147,5 +131,67 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     } else {
         send_message(SWCTR_SYNC_PID, (int32_t)getpid(), NULL);
     }
+}
+
+// glibc passes argc/argv to constructors. Kept because after joining a container's mount namespace
+// /proc/self (where the Swift runtime may read the arguments from) is the container's /proc.
+__attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
+    saved_argc = argc;
+    saved_argv = argv;
+    const char *spec = getenv("_SWCTR_NSINIT");
+    if (!spec) return;
+    unsigned long flags, join;
+    pid_t target;
+    if (parse_spec(spec, &sync_fd, &flags, &target, &join) < 0) _exit(125);
+    // posix_spawn's dup2 cleared close-on-exec: set it again, so a successful execve of the
+    // container's command shows up in the parent as end-of-file on this socket.
+    if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
+    int userns_fd = -1;
+    const char *userns = getenv("_SWCTR_NSINIT_USERNS");
+    if (userns) {
+        unsigned long nsfd;
+        const char *end = parse_number(userns, &nsfd);
+        if (!end || *end) _exit(125);
+        userns_fd = (int)nsfd;
+        unsetenv("_SWCTR_NSINIT_USERNS");
+    }
+    enter_namespaces(flags, target, join, userns_fd);
     unsetenv("_SWCTR_NSINIT");
+}
+
+pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_count, int child_sync_fd,
+                        unsigned long flags, pid_t target, unsigned long join, int userns_fd,
+                        void (*body)(void *), void *context) {
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    // The child: what posix_spawn does for a spawned role (fd layout, signals), then the
+    // constructor's steps, then the role itself; it never returns.
+    // Sources are first moved above every source and target, so no dup2 clobbers a later one.
+    int high = child_sync_fd;
+    for (int i = 0; i < fd_count; i++) {
+        if (fd_sources[i] > high) high = fd_sources[i];
+        if (fd_targets[i] > high) high = fd_targets[i];
+    }
+    high++;
+    for (int i = 0; i < fd_count; i++) {
+        if (dup2(fd_sources[i], high + i) < 0) _exit(125);
+    }
+    int max_target = 2;
+    for (int i = 0; i < fd_count; i++) {
+        if (dup2(high + i, fd_targets[i]) < 0) _exit(125);
+        if (fd_targets[i] > max_target) max_target = fd_targets[i];
+    }
+    closefrom(max_target + 1);
+    struct sigaction standard;
+    memset(&standard, 0, sizeof standard);
+    standard.sa_handler = SIG_DFL;
+    for (int signal_number = 1; signal_number < NSIG; signal_number++) (void)sigaction(signal_number, &standard, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    sync_fd = child_sync_fd;
+    if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
+    enter_namespaces(flags, target, join, userns_fd);
+    body(context);
+    _exit(125);
 }

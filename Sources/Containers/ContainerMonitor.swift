@@ -78,9 +78,11 @@ enum ContainerLauncher {
             let idMaps = try context.idMaps(for: record)
             let kinds = joined == nil ? ContainerLauncher.namespaces(of: record) : ContainerLauncher.namespaces(of: record).subtracting(.user)
             func start() throws(RuntimeError) -> NamespacedProcess {
-                try NamespacedProcess.start(
-                    arguments: [ContainerInitRole.name, context.directory(of: record.id).specPath], environment: [],
-                    namespaces: kinds, idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network])
+                let specPath = context.directory(of: record.id).specPath
+                return try NamespacedProcess.start(
+                    arguments: [ContainerInitRole.name, specPath], environment: [],
+                    namespaces: kinds, idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network],
+                    inProcess: { ContainerInit.main(specPath: specPath) })
             }
             // Born in its cgroup (so its cgroup namespace is rooted there), when it has one.
             if let cgroup { process = try cgroup.whileInside(start) } else { process = try start() }

@@ -153,7 +153,7 @@ public enum PublishedPortsFile {
 
     static func write(_ ports: [PortMapping], directory: ContainerDirectory) {
         guard let data = try? JSONEncoder().encode(ports) else { return }
-        try? FileSystem.writeAtomically(path(directory), Array(data), mode: 0o600)
+        try? FileSystem.writeAtomically(path(directory), Array(data), mode: 0o600, durable: false)  // rewritten at each start
     }
 
     /// The ports bound by the last start, else the ones asked for.

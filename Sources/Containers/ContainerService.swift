@@ -230,11 +230,13 @@ public final class ContainerService {
             let files = try directory.writeNetworkFiles(hostname: hostname, hosts: hosts, resolvConf: resolvConf)
             var plan = directory.overlayPlan(layers: store.layerDirectories(of: image))
             plan.driver = request.storageDriver
+            plan.volatile = request.autoRemove
             var spec = ContainerSpec(process: process, rootfs: plan,
                                      hostname: hostname, network: network.mode, generatedFiles: files)
             spec.mounts = mounts
             if let program = try SeccompProgramCache(context: context).program(for: process) {
-                try FileSystem.writeAtomically(directory.seccompProgramPath, program, mode: 0o600)
+                // Not fsynced: an empty program after a power cut is compiled again at start.
+                try FileSystem.writeAtomically(directory.seccompProgramPath, program, mode: 0o600, durable: false)
                 spec.seccompProgramPath = directory.seccompProgramPath
             }
             spec.readOnlyRoot = request.readOnlyRoot
@@ -243,7 +245,9 @@ public final class ContainerService {
                 spec.maskedPaths = []
                 spec.readOnlyPaths = []
             }
-            try FileSystem.writeAtomically(directory.specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600)
+            // A --rm container does not outlive this run: its spec need not survive a power cut.
+            try FileSystem.writeAtomically(directory.specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600,
+                                           durable: !request.autoRemove)
             if request.storageDriver == .copy {
                 try UserNamespaceTools(idMaps: context.idMaps).materializeRootfs(specPath: directory.specPath)
             }

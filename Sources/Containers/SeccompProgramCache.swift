@@ -3,6 +3,9 @@ import Registry
 import Runtime
 import RuntimeSpec
 import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Compiled seccomp programs, `$XDG_DATA_HOME/swctr/seccomp/<sha256>.bpf`, keyed by the profile,
 /// the capability set (rules depend on it) and the architecture. libseccomp takes ~10 ms to
@@ -22,10 +25,17 @@ struct SeccompProgramCache {
         case .builtinDefault: profile = DefaultSeccompProfile.profile
         case .profile(let given): profile = given
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        var key = Array(try encoder.encode(profile))
-        key += Array(("|" + process.capabilities.sorted().joined(separator: ",") + "|" + SeccompFilter.nativeArchitecture).utf8)
+        var key: [UInt8]
+        if process.seccomp == .builtinDefault, let binary = Self.binaryIdentity() {
+            // The default profile is part of the binary: naming the binary names the profile, and
+            // skips encoding ~400 rules at every create.
+            key = Array("builtin-default|\(binary)".utf8)
+        } else {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            key = Array(try encoder.encode(profile))
+        }
+        key += Array(("|" + process.capabilities.sorted().joined(separator: ",") + "|" + SeccompFilter.nativeArchitecture + "|" + SeccompFilter.programLayout).utf8)
         let path = directory + "/" + ContentHasher.digest(of: key).hex + ".bpf"
         if let cached = try? FileSystem.readFile(path), !cached.isEmpty, cached.count % 8 == 0 { return cached }
         let program: [UInt8]
@@ -37,5 +47,13 @@ struct SeccompProgramCache {
         try? FileSystem.makeDirectories(directory, mode: 0o700)
         try? FileSystem.writeAtomically(path, program, mode: 0o600)
         return program
+    }
+
+    /// This swctr binary (device, inode, size, modification time): another build or install is
+    /// another file.
+    static func binaryIdentity() -> String? {
+        var info = stat()
+        guard stat("/proc/self/exe", &info) == 0 else { return nil }
+        return "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
     }
 }

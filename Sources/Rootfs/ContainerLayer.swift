@@ -39,11 +39,12 @@ public struct ContainerDirectory: Sendable {
         RootfsPlan(lowerDirectories: layers, upperDirectory: upper, workDirectory: work, mountPoint: mountPoint)
     }
 
-    /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
+    /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container (not fsynced: like
+    /// Docker's, they are the container's runtime configuration, not data).
     public func writeNetworkFiles(hostname: String, hosts: String, resolvConf: String) throws(SystemCallError) -> [GeneratedFile] {
-        try FileSystem.writeAtomically(hostnameFile, hostname + "\n")
-        try FileSystem.writeAtomically(hostsFile, hosts)
-        try FileSystem.writeAtomically(resolvConfFile, resolvConf)
+        try FileSystem.writeAtomically(hostnameFile, hostname + "\n", durable: false)
+        try FileSystem.writeAtomically(hostsFile, hosts, durable: false)
+        try FileSystem.writeAtomically(resolvConfFile, resolvConf, durable: false)
         return [
             GeneratedFile(hostPath: hostnameFile, containerPath: "etc/hostname"),
             GeneratedFile(hostPath: hostsFile, containerPath: "etc/hosts"),

@@ -244,6 +244,7 @@ public struct ContainerInit {
             lowers.append(name)
         }
         let options = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(plan.upperDirectory),workdir=\(plan.workDirectory),userxattr"
+            + (plan.volatile ? ",volatile" : "")
         try systemCall("mount the overlay root filesystem (kernel overlay with userxattr)", on: plan.mountPoint) {
             Glibc.mount("overlay", plan.mountPoint, "overlay", 0, options)
         }

@@ -56,11 +56,14 @@ public final class NamespacedProcess {
     /// it has reported its final pid. Throws (and leaves no process behind) if any step fails.
     /// With `joining`, the namespaces are those of that running process instead of new ones; with
     /// `joiningOnly` too, only those of its namespaces are joined and `namespaces` are made new.
+    /// With `inProcess`, a single-threaded caller forks instead and the child runs that (the same
+    /// role as `arguments`) without loading the binary again: a few milliseconds less per start.
     public static func start(arguments: [String], environment: [String], namespaces: NamespaceSet,
                              idMaps: IDMapPlan, stdio: [Int32: FileDescriptor] = [:],
                              joining target: ProcessID? = nil, joiningOnly joined: NamespaceSet? = nil,
                              enteringUserNamespace userNamespace: FileDescriptor? = nil,
-                             executable: String = "/proc/self/exe") throws(RuntimeError) -> NamespacedProcess {
+                             executable: String = "/proc/self/exe",
+                             inProcess body: (() -> Never)? = nil) throws(RuntimeError) -> NamespacedProcess {
         var pair: [Int32] = [0, 0]
         do {
             try systemCall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
@@ -75,15 +78,25 @@ public final class NamespacedProcess {
             extra.append("_SWCTR_NSINIT_USERNS=\(userNamespaceFD)")
         }
         let spawned: ProcessID
-        do {
-            spawned = try ChildProcess.spawn(
+        if let body, isSingleThreaded {
+            do {
+                spawned = try fork(layout: layout, namespaces: namespaces, joining: target, joiningOnly: joined,
+                                   enteringUserNamespace: userNamespace, body: body)
+            } catch {
+                parentEnd.close(); childEnd.close()
+                throw .spawn(error)
+            }
+        } else {
+            do {
+                spawned = try ChildProcess.spawn(
                 executable, arguments: ["swctr"] + arguments,
                 environment: environment + extra + ["_SWCTR_NSINIT=\(childSyncFD),\(namespaces.rawValue)" + (target.map { ",\($0.rawValue)" } ?? "")
                                             + (target != nil ? joined.map { ",\($0.rawValue)" } ?? "" : "")],
                 fileDescriptors: layout)
-        } catch {
-            parentEnd.close(); childEnd.close()
-            throw .spawn(error)
+            } catch {
+                parentEnd.close(); childEnd.close()
+                throw .spawn(error)
+            }
         }
         childEnd.close()
         let process = NamespacedProcess(pid: spawned, sync: parentEnd)
@@ -111,6 +124,41 @@ public final class NamespacedProcess {
             process.earlyFuse = nil
             return final
         }
+    }
+
+    /// The child of `start(inProcess:)`: swctr_nsinit_fork lays out its fds and enters the
+    /// namespaces as the constructor would have, then runs `body`.
+    private static func fork(layout: [Int32: FileDescriptor], namespaces: NamespaceSet, joining target: ProcessID?,
+                             joiningOnly joined: NamespaceSet?, enteringUserNamespace userNamespace: FileDescriptor?,
+                             body: @escaping () -> Never) throws(SystemCallError) -> ProcessID {
+        var layout = layout
+        for standard in Int32(0)...2 where layout[standard] == nil { layout[standard] = FileDescriptor(rawValue: standard) }
+        let targets = layout.keys.sorted()
+        let sources = targets.map { layout[$0]!.rawValue }
+        let role = Unmanaged.passRetained(RoleBody(body))
+        defer { role.release() }
+        let pid = swctr_nsinit_fork(
+            targets, sources, Int32(targets.count), childSyncFD, UInt(namespaces.rawValue), target?.rawValue ?? 0,
+            target != nil ? UInt(joined?.rawValue ?? 0) : 0, userNamespace?.rawValue ?? -1,
+            { context in Unmanaged<RoleBody>.fromOpaque(context!).takeUnretainedValue().run() }, role.toOpaque())
+        if pid < 0 { throw SystemCallError("fork") }
+        return ProcessID(rawValue: pid)
+    }
+
+    private final class RoleBody {
+        let run: () -> Never
+        init(_ run: @escaping () -> Never) { self.run = run }
+    }
+
+    /// Whether this process has one thread (fork without exec is safe only then).
+    static var isSingleThreaded: Bool {
+        guard let directory = opendir("/proc/self/task") else { return false }
+        defer { closedir(directory) }
+        var threads = 0
+        while let entry = readdir(directory) {
+            if entry.pointee.d_name.0 != 0x2E { threads += 1 }  // not "." or ".."
+        }
+        return threads == 1
     }
 
     /// Receives the namespace fds the container's init sends (SWCTR_SYNC_NAMESPACE), keyed by

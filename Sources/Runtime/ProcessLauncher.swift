@@ -122,6 +122,8 @@ public struct ProcessLauncher {
         }
         let argv = process.arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
+        // Signals swctr's caller ignored are reset at spawn; glibc's own two only here.
+        swctr_reset_reserved_signals()
         execve(executable, argv, envp)
         let code = errno
         channel.send(type: SWCTR_SYNC_EXEC_ERROR, value: code, text: command)

@@ -121,6 +121,9 @@ public enum SeccompFilter {
     /// Compiles `profile` for a container holding `capabilities` into a classic BPF program (what
     /// the kernel loads), with libseccomp. Compiling costs milliseconds; loading the result costs
     /// microseconds, so `SeccompProgramCache` keeps the results.
+    /// Names how `compile` lays programs out; part of the cache key, so a new layout is compiled anew.
+    public static let programLayout = "bintree"
+
     public static func compile(_ profile: SeccompProfile, capabilities: [String]) throws(SecuritySetupError) -> [UInt8] {
         guard let defaultAction = action(profile.defaultAction, errnoRet: profile.defaultErrnoRet, defaultErrno: nil) else {
             throw SecuritySetupError(step: "seccomp: unknown default action \(profile.defaultAction)", errno: EINVAL)
@@ -128,6 +131,10 @@ public enum SeccompFilter {
         guard let context = seccomp_init(defaultAction) else { throw SecuritySetupError(step: "seccomp_init", errno: ENOMEM) }
         defer { seccomp_release(context) }
         _ = seccomp_attr_set(context, SCMP_FLTATR_CTL_NNP, 0)
+        // A binary tree over syscall numbers instead of a linear list: the kernel's load-time
+        // analysis (it runs the filter for every syscall to find those always allowed) and each
+        // filtered syscall then take a few comparisons instead of hundreds.
+        _ = seccomp_attr_set(context, SCMP_FLTATR_CTL_OPTIMIZE, 2)
 
         var architectures: [String] = []
         if let groups = profile.archMap, let native = groups.first(where: { $0.architecture == nativeArchitecture }) {

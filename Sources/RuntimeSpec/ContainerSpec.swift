@@ -112,14 +112,18 @@ public struct RootfsPlan: Codable, Sendable {
     public var workDirectory: String
     public var mountPoint: String
     public var driver: StorageDriver
+    /// A kernel overlay mounted `volatile`: its writes are never synced (for a --rm container,
+    /// whose layer is thrown away; else unmounting it waits for the upper layer's writeback).
+    public var volatile: Bool
 
     public init(lowerDirectories: [String], upperDirectory: String, workDirectory: String, mountPoint: String,
-                driver: StorageDriver = .overlay) {
+                driver: StorageDriver = .overlay, volatile: Bool = false) {
         self.lowerDirectories = lowerDirectories
         self.upperDirectory = upperDirectory
         self.workDirectory = workDirectory
         self.mountPoint = mountPoint
         self.driver = driver
+        self.volatile = volatile
     }
 
     public init(from decoder: any Decoder) throws {
@@ -129,6 +133,7 @@ public struct RootfsPlan: Codable, Sendable {
         workDirectory = try container.decode(String.self, forKey: .workDirectory)
         mountPoint = try container.decode(String.self, forKey: .mountPoint)
         driver = try container.decodeIfPresent(StorageDriver.self, forKey: .driver) ?? .overlay
+        volatile = try container.decodeIfPresent(Bool.self, forKey: .volatile) ?? false
     }
 }
 

@@ -36,13 +36,15 @@ public enum FileSystem {
         String(decoding: try readFile(path), as: UTF8.self)
     }
 
-    /// Writes through a temp file in the same directory, fsyncs, then renames over `path`.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemCallError) {
+    /// Writes through a temp file in the same directory, fsyncs, then renames over `path`. With
+    /// `durable: false` there is no fsync (about 0.4 ms on ext4): readers still see the old or the
+    /// new content, but after a power cut the file may be empty. For what can be made again.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws(SystemCallError) {
         let temp = path + ".tmp-\(randomHex(bytes: 6))"
         let fd = try FileDescriptor.open(temp, O_WRONLY | O_CREAT | O_EXCL, mode: mode)
         do {
             try fd.writeAll(bytes)
-            try fd.sync()
+            if durable { try fd.sync() }
             fd.close()
             try systemCall("rename", on: path) { rename(temp, path) }
         } catch {
@@ -52,8 +54,8 @@ public enum FileSystem {
         }
     }
 
-    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemCallError) {
-        try writeAtomically(path, Array(text.utf8), mode: mode)
+    public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644, durable: Bool = true) throws(SystemCallError) {
+        try writeAtomically(path, Array(text.utf8), mode: mode, durable: durable)
     }
 
     public static func listDirectory(_ path: String) throws(SystemCallError) -> [String] {

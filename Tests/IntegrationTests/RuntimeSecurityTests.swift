@@ -54,6 +54,29 @@ final class RuntimeSecurityTests: SwctrTestCase {
         XCTAssertNotEqual(refused.status, 0)
     }
 
+    /// Whatever swctr's caller left it (ignored and blocked signals, open descriptors), the
+    /// container's process starts clean, on both ways its init is started: forked from a
+    /// single-threaded `swctr run`, and spawned by a detached container's monitor.
+    func testTheContainersProcessInheritsNoSignalsOrDescriptorsFromTheCaller() {
+        let script = "grep -E '^Sig(Ign|Blk):' /proc/self/status; ls /proc/self/fd | sort -n | tr '\\n' ' '"
+        let caller = """
+            trap '' INT HUP USR1 PIPE; exec 7</etc/passwd 9>/dev/null
+            "$SWCTR" run --rm \(state.image("busybox")) sh -c "\(script)"
+            """
+        let foreground = state.shell(caller)
+        XCTAssertEqual(foreground.status, 0, foreground.stderr)
+        // ls has its own directory fd open (3).
+        XCTAssertEqual(foreground.stdout.replacingOccurrences(of: "\t", with: " "),
+                       "SigBlk: 0000000000000000\nSigIgn: 0000000000000000\n0 1 2 3 ", foreground.stderr)
+        let detached = state.shell("""
+            trap '' INT HUP USR1 PIPE; exec 7</etc/passwd 9>/dev/null
+            "$SWCTR" run -d --name clean \(state.image("busybox")) sh -c "\(script)" >/dev/null && "$SWCTR" wait clean >/dev/null && "$SWCTR" logs clean
+            """)
+        XCTAssertEqual(detached.status, 0, detached.stderr)
+        XCTAssertTrue(detached.stdout.replacingOccurrences(of: "\t", with: " ")
+                        .hasPrefix("SigBlk: 0000000000000000\nSigIgn: 0000000000000000\n0 1 2 3"), detached.stdout + detached.stderr)
+    }
+
     func testNoNewPrivilegesOption() {
         XCTAssertEqual(status("--security-opt", "no-new-privileges")["NoNewPrivs"], "1")
         XCTAssertEqual(status("--security-opt", "no-new-privileges=false")["NoNewPrivs"], "0")

@@ -37,6 +37,9 @@ int swctr_mknodat(int dirfd, const char *path, mode_t mode, unsigned int major, 
 int swctr_send_fd(int sock, int fd, const void *data, size_t len);
 int swctr_recv_fd(int sock, void *data, size_t len, int *received_fd);
 /// Sets the calling thread's signal mask; how is SIG_BLOCK/SIG_UNBLOCK/SIG_SETMASK.
+/// Sets the signals glibc keeps for itself (32 up to SIGRTMIN, which sigaction refuses to touch)
+/// back to SIG_DFL with the raw system call, so an ignored one does not pass through execve.
+void swctr_reset_reserved_signals(void);
 int swctr_sigmask(int how, const int *signals, int count);
 int swctr_signalfd(const int *signals, int count);
 /// Reads one signal from a signalfd: its number, or -1 when none is pending.

@@ -16,6 +16,7 @@
 #ifndef SWCTR_CNAMESPACES_H
 #define SWCTR_CNAMESPACES_H
 #include <stdint.h>
+#include <sys/types.h>
 
 enum {
     SWCTR_SYNC_USERNS_READY = 1,  // child → parent: user namespace made, write the maps
@@ -38,6 +39,14 @@ struct swctr_sync_message {
 
 /// The sync fd when this process was started as a namespaced role (and the constructor ran), else -1.
 int swctr_nsinit_sync_fd(void);
+/// The same steps without an exec: forks, lays the child's fds out (`fd_sources[i]` at
+/// `fd_targets[i]`, all others closed), resets its signals, enters the namespaces with the sync
+/// socket at `child_sync_fd` (`userns_fd` >= 0: join that user namespace only), then calls
+/// `body(context)` in the process that goes on; the child never returns. For a single-threaded
+/// caller only. Returns the child's pid (the parent's side of the handshake is unchanged), or -1.
+pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_count, int child_sync_fd,
+                        unsigned long flags, pid_t target, unsigned long join, int userns_fd,
+                        void (*body)(void *), void *context);
 /// The process's argc/argv as the C runtime gave them (0/NULL before the constructor ran).
 int swctr_saved_argc(void);
 char **swctr_saved_argv(void);
