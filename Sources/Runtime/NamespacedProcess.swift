@@ -139,7 +139,7 @@ public final class NamespacedProcess {
         defer { role.release() }
         let pid = swctr_nsinit_fork(
             targets, sources, Int32(targets.count), childSyncFD, UInt(namespaces.rawValue), target?.rawValue ?? 0,
-            target != nil ? UInt(joined?.rawValue ?? 0) : 0, userNamespace?.rawValue ?? -1,
+            target != nil ? UInt(joined?.rawValue ?? 0) : 0, userNamespace != nil ? userNamespaceFD : -1,  // where the layout put it
             { context in Unmanaged<RoleBody>.fromOpaque(context!).takeUnretainedValue().run() }, role.toOpaque())
         if pid < 0 { throw SystemCallError("fork") }
         return ProcessID(rawValue: pid)
