@@ -43,14 +43,15 @@ enum ContainerLauncher {
         }
     }
 
-    static func launch(_ record: ContainerRecord, context: ContainerContext,
-                       stdio: [Int32: FileDescriptor]) throws(StartFailure) -> Launched {
+    /// With `userNamespace`, the container joins that one (mapped already) instead of making its own.
+    static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
+                       userNamespace: PreparedUserNamespace? = nil) throws(StartFailure) -> Launched {
         let directory = context.directory(of: record.id)
         // The cgroup before any child exists: this process moves into a leaf of its own first.
         let cgroup = try ContainerResources.prepare(record, directory: directory)
         do {
             return try ContainerResources.withOOMScoreAdjustment(record.settings.resources) { () throws(StartFailure) in
-                try launch(record, context: context, stdio: stdio, cgroup: cgroup)
+                try launch(record, context: context, stdio: stdio, cgroup: cgroup, userNamespace: userNamespace)
             }
         } catch {
             ContainerResources.finish(cgroup, directory: directory)
@@ -59,7 +60,7 @@ enum ContainerLauncher {
     }
 
     private static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
-                               cgroup: ContainerCgroup?) throws(StartFailure) -> Launched {
+                               cgroup: ContainerCgroup?, userNamespace prepared: PreparedUserNamespace?) throws(StartFailure) -> Launched {
         // Ports first: one in use is an error before anything runs.
         let network: NetworkStart
         do { network = try NetworkStart(record: record) } catch { throw StartFailure(exitCode: 125, userMessage: error.message) }
@@ -76,12 +77,18 @@ enum ContainerLauncher {
         let process: NamespacedProcess
         do {
             let idMaps = try context.idMaps(for: record)
-            let kinds = joined == nil ? ContainerLauncher.namespaces(of: record) : ContainerLauncher.namespaces(of: record).subtracting(.user)
+            // A prepared namespace has the context's maps: only for a container that would make
+            // its own with those (not keep-id, not sharing another container's).
+            let userNamespace = joined == nil && record.settings.userNamespace == nil ? try prepared?.open() : nil
+            defer { userNamespace?.close() }
+            let kinds = joined == nil && userNamespace == nil
+                ? ContainerLauncher.namespaces(of: record) : ContainerLauncher.namespaces(of: record).subtracting(.user)
             func start() throws(RuntimeError) -> NamespacedProcess {
                 let specPath = context.directory(of: record.id).specPath
                 return try NamespacedProcess.start(
                     arguments: [ContainerInitRole.name, specPath], environment: [],
                     namespaces: kinds, idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network],
+                    enteringUserNamespace: userNamespace,
                     inProcess: { ContainerInit.main(specPath: specPath) })
             }
             // Born in its cgroup (so its cgroup namespace is rooted there), when it has one.

@@ -23,7 +23,8 @@ public struct ExecRequest: Sendable {
 extension ContainerService {
     /// Runs a just-created container in the foreground (`swctr run` without -d): this process is
     /// its monitor, holding the lock, with the container on this terminal. Returns its exit code.
-    public func runForeground(_ record: ContainerRecord, lock: ContainerLock) throws -> Int32 {
+    /// `userNamespace` (from `prepareUserNamespace(for:)`) is joined instead of making one.
+    public func runForeground(_ record: ContainerRecord, lock: ContainerLock, userNamespace: PreparedUserNamespace? = nil) throws -> Int32 {
         defer { lock.release() }
         guard try database.update(id: record.id, from: [.created], set: ["status": .text(ContainerStatus.starting.rawValue)]) else {
             throw ContainerError.busy(record.name)
@@ -38,12 +39,12 @@ extension ContainerService {
         defer { ForwardedSignals.unblock() }
         let launched: ContainerLauncher.Launched
         do {
-            launched = try ContainerLauncher.launch(record, context: context, stdio: stdio)
+            launched = try ContainerLauncher.launch(record, context: context, stdio: stdio, userNamespace: userNamespace)
         } catch {
             devNull?.close()
             _ = try? database.update(id: record.id, from: [.starting], set: [
                 "status": .text(ContainerStatus.created.rawValue), "error": .text(error.userMessage), "exit_code": .integer(Int64(error.exitCode))])
-            if record.settings.autoRemove { try? removeLocked(record.id) }
+            if record.settings.autoRemove { try? removeLocked(record.id, settings: record.settings) }
             throw error
         }
         devNull?.close()
@@ -52,23 +53,34 @@ extension ContainerService {
             "monitor_pid": .integer(Int64(getpid())), "started": .real(Timestamp.now)])
         let status = ForegroundSession(pid: launched.pid, terminalMaster: launched.master, forwardInput: record.settings.interactive)
             .waitForExit(reap: false)
+        // A --rm container goes from running to removing in one step (its exit code recorded).
+        let autoRemove = record.settings.autoRemove
         _ = try? database.update(id: record.id, from: [.running], set: [
-            "status": .text(ContainerStatus.exited.rawValue), "pid": .null,
+            "status": .text((autoRemove ? ContainerStatus.removing : .exited).rawValue), "pid": .null,
             "exit_code": .integer(Int64(status.shellCode)), "finished": .real(Timestamp.now)])
         _ = try? ChildProcess.wait(launched.pid)
         launched.finish()
-        if record.settings.autoRemove { try? removeLocked(record.id) }
+        if autoRemove { try? removeLocked(record.id, settings: record.settings, marked: true) }
         return status.shellCode
     }
 
-    /// Removes a container whose lock this process holds.
-    func removeLocked(_ id: String) throws {
-        let record = try database.get(id: id)
-        try database.update(id: id, set: ["status": .text(ContainerStatus.removing.rawValue)])
+    /// Starts mapping the user namespace that a container created from `request` would make at
+    /// start, so that the mapping overlaps `create`; nil where that container makes a different
+    /// one (keep-id) or joins another's (`--network container:`).
+    public func prepareUserNamespace(for request: CreateRequest) -> PreparedUserNamespace? {
+        if request.keepUserID { return nil }
+        if case .container = request.network.mode { return nil }
+        return PreparedUserNamespace.begin(idMaps: context.idMaps)
+    }
+
+    /// Removes a container whose lock this process holds; `settings` are its record's (the
+    /// anonymous volumes it made go too). `marked`: its status is `removing` already.
+    func removeLocked(_ id: String, settings: ContainerSettings, marked: Bool = false) throws {
+        if !marked { try database.update(id: id, set: ["status": .text(ContainerStatus.removing.rawValue)]) }
         try removeFiles(of: id)
         try database.delete(id: id)
         ContainerLock.removeFile(runtime: context.runtime, id: id)
-        if let record { context.removeAnonymousVolumes(of: record.settings) }
+        context.removeAnonymousVolumes(of: settings)
     }
 
     /// Runs one more process in a running container, joining all its namespaces; returns its

@@ -146,19 +146,19 @@ public struct IDMapPlan: Equatable, Sendable {
 
     /// Writes the maps of the user namespace that `pid` is in.
     public func apply(to pid: ProcessID) throws(RuntimeError) {
+        try beginApplying(to: pid).finish()
+    }
+
+    /// Starts writing the maps of `pid` (a process in a new user namespace, still unmapped): the
+    /// helpers run while the caller goes on; `finish()` waits for them and reports a failure.
+    public func beginApplying(to pid: ProcessID) -> PendingIDMaps {
         switch writer {
         case .helpers(let newuidmap, let newgidmap):
             // Both at once: they write different files of the same process.
             let programs = [(newuidmap, uidMappings), (newgidmap, gidMappings)].map { tool, maps in
                 (path: tool, arguments: [tool, String(pid.rawValue)] + maps.flatMap { [String($0.containerID), String($0.hostID), String($0.size)] })
             }
-            let results: [(status: ExitStatus, output: String)]
-            do { results = try ChildProcess.runConcurrently(programs) } catch {
-                throw .idMapping(tool: newuidmap, output: error.description)
-            }
-            for (program, result) in zip(programs, results) where result.status != .exited(0) {
-                throw .idMapping(tool: program.path, output: result.output.trimmingWhitespace())
-            }
+            return PendingIDMaps(state: .helpers(ChildProcess.startConcurrently(programs), tools: programs.map(\.path)))
         case .direct:
             let base = "/proc/\(pid.rawValue)/"
             func text(_ maps: [IDMapping]) -> String { maps.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined() }
@@ -167,8 +167,9 @@ public struct IDMapPlan: Equatable, Sendable {
                 try writeProcFile(base + "gid_map", text(gidMappings))
                 try writeProcFile(base + "uid_map", text(uidMappings))
             } catch {
-                throw .idMapping(tool: "uid_map", output: error.description)
+                return PendingIDMaps(state: .done(.failure(.idMapping(tool: "uid_map", output: error.description))))
             }
+            return PendingIDMaps(state: .done(.success(())))
         }
     }
 
@@ -188,4 +189,35 @@ extension String {
     }
 
     func replacingNewlines() -> String { split(separator: "\n").joined(separator: "; ") }
+}
+
+/// Id maps being written by `IDMapPlan.beginApplying(to:)`.
+public final class PendingIDMaps {
+    enum State {
+        case helpers(ConcurrentPrograms, tools: [String])
+        case done(Result<Void, RuntimeError>)
+    }
+    private var state: State
+
+    init(state: State) { self.state = state }
+
+    /// Waits until the maps are written; throws what kept them from it (the helper's own words).
+    public func finish() throws(RuntimeError) {
+        if case .helpers(let programs, let tools) = state {
+            let outcome: Result<Void, RuntimeError>
+            do {
+                let results = try programs.wait()
+                if let (tool, result) = zip(tools, results).first(where: { $0.1.status != .exited(0) }) {
+                    outcome = .failure(.idMapping(tool: tool, output: result.output.trimmingWhitespace()))
+                } else {
+                    outcome = .success(())
+                }
+            } catch {
+                outcome = .failure(.idMapping(tool: tools.first ?? "newuidmap", output: error.description))
+            }
+            state = .done(outcome)
+        }
+        guard case .done(let outcome) = state else { return }
+        try outcome.get()
+    }
 }

@@ -11,7 +11,7 @@ extension ImageArchiveFormat: ExpressibleByArgument {}
 
 struct Save: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "save",
+        commandName: "save", _superCommandName: Swctr.commandName,
         abstract: "Write images to a tar archive (docker-archive, as docker save writes, or oci-archive).")
 
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
@@ -43,7 +43,7 @@ struct Save: ParsableCommand {
 
 struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "load",
+        commandName: "load", _superCommandName: Swctr.commandName,
         abstract: "Load images from a docker-archive or oci-archive tar (plain or compressed).")
 
     @Option(name: .shortAndLong, help: "Read from this file instead of standard input.")
@@ -75,7 +75,7 @@ struct Load: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "import",
+        commandName: "import", _superCommandName: Swctr.commandName,
         abstract: "Make a one-layer image from a root filesystem tarball (plain or compressed); - reads standard input.")
 
     @Option(name: .shortAndLong, help: "A Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME or WORKDIR.")

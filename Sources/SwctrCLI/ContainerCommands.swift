@@ -4,7 +4,7 @@ import ImageStore
 import SystemSupport
 
 struct Top: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "top", abstract: "Show the processes of a running container.")
+    static let configuration = CommandConfiguration(commandName: "top", _superCommandName: Swctr.commandName, abstract: "Show the processes of a running container.")
 
     @Argument(help: "The container.") var container: String
 
@@ -28,7 +28,7 @@ struct Top: ParsableCommand {
 }
 
 struct Port: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "port", abstract: "List a container's published ports.")
+    static let configuration = CommandConfiguration(commandName: "port", _superCommandName: Swctr.commandName, abstract: "List a container's published ports.")
 
     @Argument(help: "The container.") var container: String
     @Argument(help: "Only this container port: PORT[/tcp|/udp].") var port: String?
@@ -129,7 +129,7 @@ struct SystemCommands: ParsableCommand {
 
 struct Copy: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cp", abstract: "Copy files between a container and the host (permissions and times kept).",
+        commandName: "cp", _superCommandName: Swctr.commandName, abstract: "Copy files between a container and the host (permissions and times kept).",
         discussion: "swctr cp CONTAINER:SRC DEST copies out; swctr cp SRC CONTAINER:DEST copies in. The container may be running or stopped.")
 
     @Argument(help: "The source: CONTAINER:PATH or a host path.") var source: String

@@ -7,7 +7,7 @@ import SystemSupport
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "diff",
+        commandName: "diff", _superCommandName: Swctr.commandName,
         abstract: "List what a container added (A), changed (C) and deleted (D) against its image.")
 
     @Option(help: "json, or one line per change (the default).") var format: String?
@@ -49,7 +49,7 @@ struct Diff: ParsableCommand {
 
 struct Commit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "commit",
+        commandName: "commit", _superCommandName: Swctr.commandName,
         abstract: "Make an image of a container's changes: its image plus one layer.",
         discussion: "The container may be running or stopped. Prints the new image's id.")
 
@@ -89,7 +89,7 @@ struct Commit: ParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export",
+        commandName: "export", _superCommandName: Swctr.commandName,
         abstract: "Write a container's filesystem (its image's layers with its changes) as a tar archive.")
 
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?

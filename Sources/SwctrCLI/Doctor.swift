@@ -4,7 +4,7 @@ import HostCheck
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "doctor",
+        commandName: "doctor", _superCommandName: Swctr.commandName,
         abstract: "Check what rootless containers need from this host, and print the command that fixes each problem.",
         discussion: "Each check tries the real thing (makes a user namespace, maps the subordinate ids, mounts an overlay, opens the devices). Exits 1 when a check failed; warnings do not fail.")
 

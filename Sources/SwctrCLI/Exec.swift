@@ -4,7 +4,7 @@ import Runtime
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "exec",
+        commandName: "exec", _superCommandName: Swctr.commandName,
         abstract: "Run a command in a running container.",
         discussion: "The command joins all of the container's namespaces, as its user unless -u says otherwise.",
         helpNames: [.long])

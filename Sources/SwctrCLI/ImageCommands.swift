@@ -32,7 +32,7 @@ struct ImageInspection: Encodable {
 
 struct RemoveImages: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rmi", abstract: "Remove images (or one of an image's names).",
+        commandName: "rmi", _superCommandName: Swctr.commandName, abstract: "Remove images (or one of an image's names).",
         discussion: "An image that a container uses is refused; -f removes those containers first, as Podman does.")
 
     @Flag(name: .shortAndLong, help: "Also remove the containers that use the images.")
@@ -81,7 +81,7 @@ struct RemoveImages: ParsableCommand {
 }
 
 struct TagImage: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tag", abstract: "Give an image more names.")
+    static let configuration = CommandConfiguration(commandName: "tag", _superCommandName: Swctr.commandName, abstract: "Give an image more names.")
 
     @Argument(help: "The image: name, id or id prefix.") var source: String
     @Argument(help: "New names: NAME[:TAG].") var targets: [String]
@@ -102,7 +102,7 @@ struct TagImage: ParsableCommand {
 }
 
 struct ImageHistory: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "history", abstract: "Show how an image was built, newest step first.")
+    static let configuration = CommandConfiguration(commandName: "history", _superCommandName: Swctr.commandName, abstract: "Show how an image was built, newest step first.")
 
     @Flag(name: .shortAndLong, help: "Print only the image id of each step.") var quiet = false
     @Flag(name: .customLong("no-trunc"), help: "Do not shorten the CREATED BY column.") var noTrunc = false
@@ -224,7 +224,7 @@ struct ImageRemove: ParsableCommand {
 }
 
 struct Push: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "push", abstract: "Push an image to a registry.",
+    static let configuration = CommandConfiguration(commandName: "push", _superCommandName: Swctr.commandName, abstract: "Push an image to a registry.",
                                                     discussion: "swctr push IMAGE [DESTINATION]: DESTINATION defaults to the image's name.")
 
     @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false

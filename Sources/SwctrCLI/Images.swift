@@ -4,7 +4,7 @@ import ImageReference
 import ImageStore
 
 struct Images: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "images", abstract: "List the images in the local store.")
+    static let configuration = CommandConfiguration(commandName: "images", _superCommandName: Swctr.commandName, abstract: "List the images in the local store.")
 
     @Flag(name: .shortAndLong, help: "Print only image ids.")
     var quiet = false

@@ -8,7 +8,7 @@ import Runtime
 import SystemSupport
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "info", abstract: "Show the host, store and network swctr sees (run `swctr doctor` to check them).")
+    static let configuration = CommandConfiguration(commandName: "info", _superCommandName: Swctr.commandName, abstract: "Show the host, store and network swctr sees (run `swctr doctor` to check them).")
 
     @Option(help: "text (default) or json.")
     var format: String = "text"

@@ -94,7 +94,7 @@ struct ContainerInspection: Encodable {
 }
 
 struct Inspect: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show containers' or images' details as JSON (Docker's shape).")
+    static let configuration = CommandConfiguration(commandName: "inspect", _superCommandName: Swctr.commandName, abstract: "Show containers' or images' details as JSON (Docker's shape).")
 
     @Option(name: .shortAndLong, help: "Print one field: a Go-template-like path such as {{.State.Status}} or .State.Pid.")
     var format: String?

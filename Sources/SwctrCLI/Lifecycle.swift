@@ -23,7 +23,7 @@ func forEachContainer(_ names: [String], _ body: (ContainerService, String) thro
 }
 
 struct Start: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start one or more created or stopped containers.")
+    static let configuration = CommandConfiguration(commandName: "start", _superCommandName: Swctr.commandName, abstract: "Start one or more created or stopped containers.")
 
     @Flag(name: .shortAndLong, help: "Attach: wait for the container and print its output, exit with its code.")
     var attach = false
@@ -52,7 +52,7 @@ struct Start: ParsableCommand {
 }
 
 struct Stop: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop running containers: the stop signal, then SIGKILL after the timeout.")
+    static let configuration = CommandConfiguration(commandName: "stop", _superCommandName: Swctr.commandName, abstract: "Stop running containers: the stop signal, then SIGKILL after the timeout.")
 
     @Option(name: [.customShort("t"), .long], help: "Seconds to wait before SIGKILL (default: the container's stop timeout, 10).")
     var time: Int?
@@ -66,7 +66,7 @@ struct Stop: ParsableCommand {
 }
 
 struct Restart: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Stop, then start, containers.")
+    static let configuration = CommandConfiguration(commandName: "restart", _superCommandName: Swctr.commandName, abstract: "Stop, then start, containers.")
 
     @Option(name: [.customShort("t"), .long], help: "Seconds to wait before SIGKILL.")
     var time: Int?
@@ -83,7 +83,7 @@ struct Restart: ParsableCommand {
 }
 
 struct Kill: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "kill", abstract: "Send a signal (default SIGKILL) to running containers.")
+    static let configuration = CommandConfiguration(commandName: "kill", _superCommandName: Swctr.commandName, abstract: "Send a signal (default SIGKILL) to running containers.")
 
     @Option(name: .shortAndLong, help: "The signal: name (SIGTERM, TERM) or number.")
     var signal: String = "SIGKILL"
@@ -102,7 +102,7 @@ struct Kill: ParsableCommand {
 }
 
 struct Remove: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove containers.")
+    static let configuration = CommandConfiguration(commandName: "rm", _superCommandName: Swctr.commandName, abstract: "Remove containers.")
 
     @Flag(name: .shortAndLong, help: "Kill and remove running containers too.")
     var force = false
@@ -119,7 +119,7 @@ struct Remove: ParsableCommand {
 }
 
 struct Wait: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "wait", abstract: "Wait until containers stop; print their exit codes.")
+    static let configuration = CommandConfiguration(commandName: "wait", _superCommandName: Swctr.commandName, abstract: "Wait until containers stop; print their exit codes.")
 
     @Argument(help: "Containers (name, id or id prefix).")
     var containers: [String]
@@ -139,7 +139,7 @@ struct Wait: ParsableCommand {
 }
 
 struct Rename: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rename", abstract: "Rename a container.")
+    static let configuration = CommandConfiguration(commandName: "rename", _superCommandName: Swctr.commandName, abstract: "Rename a container.")
 
     @Argument(help: "The container.") var container: String
     @Argument(help: "Its new name.") var newName: String

@@ -3,7 +3,7 @@ import Containers
 import FoundationEssentials
 
 struct ListContainers: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers (running ones, or all with -a).",
+    static let configuration = CommandConfiguration(commandName: "ps", _superCommandName: Swctr.commandName, abstract: "List containers (running ones, or all with -a).",
                                                     aliases: ["ls"])
 
     @Flag(name: .shortAndLong, help: "Show all containers, not only running ones.")

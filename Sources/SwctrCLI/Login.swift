@@ -18,7 +18,7 @@ func registryDomain(_ text: String) throws -> String {
 
 struct Login: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "login",
+        commandName: "login", _superCommandName: Swctr.commandName,
         abstract: "Log in to a registry: check the credentials, then store them (mode 0600).",
         discussion: "They go to --authfile, else $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json, as Podman keeps them.")
 
@@ -90,7 +90,7 @@ struct Login: ParsableCommand {
 }
 
 struct Logout: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "logout", abstract: "Remove a registry's stored credentials.")
+    static let configuration = CommandConfiguration(commandName: "logout", _superCommandName: Swctr.commandName, abstract: "Remove a registry's stored credentials.")
 
     @Flag(name: .shortAndLong, help: "Remove the credentials of every registry.") var all = false
     @Option(help: "The credentials file to change.") var authfile: String?

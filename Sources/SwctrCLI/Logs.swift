@@ -14,7 +14,7 @@ func writeLogEntry(_ entry: LogEntry, timestamps: Bool) {
 }
 
 struct Logs: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print a container's output (its log).")
+    static let configuration = CommandConfiguration(commandName: "logs", _superCommandName: Swctr.commandName, abstract: "Print a container's output (its log).")
 
     @Flag(name: .shortAndLong, help: "Follow the log until the container stops.")
     var follow = false
@@ -54,7 +54,7 @@ struct Logs: ParsableCommand {
 
 struct Attach: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "attach",
+        commandName: "attach", _superCommandName: Swctr.commandName,
         abstract: "Attach this terminal to a running detached container (its output here, your input to it).")
 
     @Flag(name: .customLong("no-stdin"), help: "Do not send this terminal's input to the container.")

@@ -5,7 +5,7 @@ import ImageStore
 import Registry
 
 struct Pull: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Pull an image from a registry.")
+    static let configuration = CommandConfiguration(commandName: "pull", _superCommandName: Swctr.commandName, abstract: "Pull an image from a registry.")
 
     @Flag(name: .shortAndLong, help: "Print only the image id (no progress).")
     var quiet = false

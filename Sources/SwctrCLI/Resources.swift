@@ -7,7 +7,7 @@ import ImageStore
 #endif
 
 struct Pause: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Freeze every process of running containers (the cgroup freezer).")
+    static let configuration = CommandConfiguration(commandName: "pause", _superCommandName: Swctr.commandName, abstract: "Freeze every process of running containers (the cgroup freezer).")
 
     @Argument(help: "Containers (name, id or id prefix).") var containers: [String]
 
@@ -17,7 +17,7 @@ struct Pause: ParsableCommand {
 }
 
 struct Unpause: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "unpause", abstract: "Thaw paused containers.")
+    static let configuration = CommandConfiguration(commandName: "unpause", _superCommandName: Swctr.commandName, abstract: "Thaw paused containers.")
 
     @Argument(help: "Containers (name, id or id prefix).") var containers: [String]
 
@@ -28,7 +28,7 @@ struct Unpause: ParsableCommand {
 
 struct Update: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "update",
+        commandName: "update", _superCommandName: Swctr.commandName,
         abstract: "Change the resource limits of containers (at once if running; kept for the next start).")
 
     @OptionGroup(title: "Resources") var resources: ResourceOptions
@@ -45,7 +45,7 @@ struct Update: ParsableCommand {
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stats",
+        commandName: "stats", _superCommandName: Swctr.commandName,
         abstract: "Show running containers' resource use: CPU %, memory, network and block I/O, processes.")
 
     @Flag(name: .customLong("no-stream"), help: "Print one reading and exit (default: a new one every second).")

@@ -7,7 +7,7 @@ import RuntimeSpec
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run",
+        commandName: "run", _superCommandName: Swctr.commandName,
         abstract: "Run a command in a new container.",
         discussion: "Options go before the image; everything after the image is the command and its arguments.",
         helpNames: [.long])
@@ -41,6 +41,7 @@ struct Run: ParsableCommand {
             let request = try options.request(image: image, command: command)
             let session = try Session.open()
             let service = try session.containers()
+            let userNamespace = detach ? nil : service.prepareUserNamespace(for: request)
             let (record, lock) = try service.create(request, store: session.store, keepLock: true)
             guard let lock else { throw ContainerError.busy(record.name) }
             if detach {
@@ -49,7 +50,7 @@ struct Run: ParsableCommand {
                 print(record.id)
                 return
             }
-            throw ExitCode(try service.runForeground(record, lock: lock))
+            throw ExitCode(try service.runForeground(record, lock: lock, userNamespace: userNamespace))
         } catch let error as ExitCode {
             throw error
         } catch let error as RuntimeError {
@@ -64,7 +65,7 @@ struct Run: ParsableCommand {
 
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "create",
+        commandName: "create", _superCommandName: Swctr.commandName,
         abstract: "Create a container (start it with swctr start).", helpNames: [.long])
 
     @OptionGroup var options: CreateOptions

@@ -12,8 +12,10 @@ import Glibc
 #endif
 
 public struct Swctr: ParsableCommand {
+    static let commandName = "swctr"
+
     public static let configuration = CommandConfiguration(
-        commandName: "swctr",
+        commandName: commandName,
         abstract: "Rootless, daemonless containers: pull images and run them as an ordinary user.",
         version: "0.1.0",
         subcommands: [
@@ -25,6 +27,35 @@ public struct Swctr: ParsableCommand {
         ])
 
     public init() {}
+
+    /// Runs the top-level command that the first argument names without building the whole command
+    /// tree, when that command's configuration names `swctr` as its super-command. Parsing from the root
+    /// builds every subcommand's argument set and tries the completion-script flags first: a few
+    /// milliseconds of reflection that `swctr run` would pay before it starts a container. Anything the
+    /// command cannot parse alone (help, a wrong flag, no arguments) returns false, and the root parser
+    /// reads the arguments again and reports them exactly as before.
+    public static func runStandaloneCommand(_ arguments: [String]) -> Bool {
+        guard let name = arguments.first, arguments.count > 1,
+              let command = configuration.subcommands.first(where: {
+                  $0.configuration.commandName == name && $0.configuration._superCommandName == commandName
+                      && $0.configuration.subcommands.isEmpty
+              })
+        else { return false }
+        // A request for help parses as ArgumentParser's own help command, which would print this
+        // command's help without the root's lines: leave it to the root.
+        guard var parsed = try? command.parseAsRoot(Array(arguments.dropFirst())),
+              ObjectIdentifier(type(of: parsed)) == ObjectIdentifier(command)
+        else { return false }
+        do {
+            try parsed.run()
+        } catch let code as ExitCode {
+            // What exit(withError:) does with an exit code, without building a message first.
+            Glibc.exit(code.rawValue)
+        } catch {
+            exit(withError: error)
+        }
+        return true
+    }
 }
 
 /// Shared state for one invocation: directories, store, id maps.

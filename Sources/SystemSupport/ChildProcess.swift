@@ -100,17 +100,23 @@ public enum ChildProcess {
     /// their results in the same order. If one cannot be started, those started are waited for.
     public static func runConcurrently(_ programs: [(path: String, arguments: [String])],
                                        environment: [String] = []) throws(SystemCallError) -> [(status: ExitStatus, output: String)] {
-        let devNull = try FileDescriptor.open("/dev/null", O_RDONLY)
-        defer { devNull.close() }
+        try startConcurrently(programs, environment: environment).wait()
+    }
+
+    /// Starts the programs at once, each with its own stdout+stderr pipe; `wait()` collects them.
+    /// If one cannot be started, those started are still there for `wait()`, which throws then.
+    public static func startConcurrently(_ programs: [(path: String, arguments: [String])],
+                                         environment: [String] = []) -> ConcurrentPrograms {
         var started: [(pid: ProcessID, output: FileDescriptor)] = []
-        var failure: SystemCallError?
+        let devNull: FileDescriptor
+        do { devNull = try FileDescriptor.open("/dev/null", O_RDONLY) } catch { return ConcurrentPrograms(started: [], failure: error) }
+        defer { devNull.close() }
         for program in programs {
             var pipeFds: [Int32] = [0, 0]
             do {
                 try systemCall("pipe2") { swctr_pipe2(&pipeFds, O_CLOEXEC) }
             } catch {
-                failure = error
-                break
+                return ConcurrentPrograms(started: started, failure: error)
             }
             let readEnd = FileDescriptor(rawValue: pipeFds[0])
             let writeEnd = FileDescriptor(rawValue: pipeFds[1])
@@ -121,19 +127,10 @@ public enum ChildProcess {
                 started.append((pid, readEnd))
             } catch {
                 readEnd.close()
-                failure = error
-                break
+                return ConcurrentPrograms(started: started, failure: error)
             }
         }
-        var results: [(status: ExitStatus, output: String)] = []
-        for child in started {
-            let output = (try? child.output.readAll(limit: 1 << 20)) ?? []
-            child.output.close()
-            let status = (try? wait(child.pid)) ?? .exited(125)
-            results.append((status, String(decoding: output, as: UTF8.self)))
-        }
-        if let failure { throw failure }
-        return results
+        return ConcurrentPrograms(started: started, failure: nil)
     }
 
     /// Looks a program up in PATH (or the given directories).
@@ -146,4 +143,32 @@ public enum ChildProcess {
         }
         return nil
     }
+}
+
+/// Programs `ChildProcess.startConcurrently` started, not yet waited for.
+public final class ConcurrentPrograms {
+    private var started: [(pid: ProcessID, output: FileDescriptor)]
+    private let failure: SystemCallError?
+
+    init(started: [(pid: ProcessID, output: FileDescriptor)], failure: SystemCallError?) {
+        self.started = started
+        self.failure = failure
+    }
+
+    /// Waits for every program; their exit statuses and output, in the order given. Throws the
+    /// error that kept one from starting (the others have been waited for then).
+    public func wait() throws(SystemCallError) -> [(status: ExitStatus, output: String)] {
+        var results: [(status: ExitStatus, output: String)] = []
+        for child in started {
+            let output = (try? child.output.readAll(limit: 1 << 20)) ?? []
+            child.output.close()
+            let status = (try? ChildProcess.wait(child.pid)) ?? .exited(125)
+            results.append((status, String(decoding: output, as: UTF8.self)))
+        }
+        started = []
+        if let failure { throw failure }
+        return results
+    }
+
+    deinit { _ = try? wait() }
 }

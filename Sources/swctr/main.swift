@@ -47,4 +47,6 @@ if arguments.count >= 2 {
         break
     }
 }
-Swctr.main()
+if !Swctr.runStandaloneCommand(Array(arguments.dropFirst())) {
+    Swctr.main()
+}

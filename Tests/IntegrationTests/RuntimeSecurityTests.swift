@@ -247,6 +247,25 @@ final class RuntimeSecurityTests: SwctrTestCase {
         XCTAssertTrue(warnings[0].contains("no subordinate ids for \(other)") && warnings[0].contains("usermod --add-subuids"), warnings[0])
     }
 
+    func testARunWhoseUserNamespaceCannotBeMappedFailsAndLeavesNothing() throws {
+        guard TestHost.isRoot else { throw XCTSkip("replacing newuidmap for one command needs root") }
+        // A copy without the setuid bit cannot write the map; it replaces newuidmap in a private
+        // mount namespace for this one command.
+        let copy = state.scratch + "/newuidmap-plain"
+        XCTAssertEqual(TestHost.execute(["/bin/cp", "/usr/bin/newuidmap", copy]).status, 0)
+        chmod(copy, 0o755)
+        let wrapper = ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                       "mount --bind \"$0\" /usr/bin/newuidmap && exec \"$@\"", copy]
+        let result = TestHost.execute(wrapper + state.commandLine(["run", "--rm", "--name", "unmapped", state.image("busybox"), "true"]))
+        XCTAssertEqual(result.status, 125, result.stderr)
+        XCTAssertEqual(result.stderrLines.count, 1, result.stderr)
+        XCTAssertTrue(result.stderr.hasPrefix("swctr: ") && result.stderr.contains("/usr/bin/newuidmap"), result.stderr)
+        XCTAssertEqual(state.swctr("ps", "-a", "--filter", "name=unmapped", "-q").stdout, "", "the --rm container is gone")
+        // The namespace's holder is a fork of that swctr, with its command line.
+        let processes = TestHost.execute(["/usr/bin/pgrep", "-u", state.user, "-a", "-f", "--name unmapped"])
+        XCTAssertEqual(processes.stdout, "", "no process of that run is left")
+    }
+
     // MARK: - Escapes
 
     func testSymlinkedMountDestinationStaysInsideTheRootfs() throws {

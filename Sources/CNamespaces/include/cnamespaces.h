@@ -39,6 +39,11 @@ struct swctr_sync_message {
 
 /// The sync fd when this process was started as a namespaced role (and the constructor ran), else -1.
 int swctr_nsinit_sync_fd(void);
+/// Clones a child into a new user namespace that it only holds, unmapped, for its parent to map
+/// (newuidmap/newgidmap on its pid) and open as /proc/PID/ns/user while it prepares the rest of a
+/// container. The child blocks every signal and waits to be killed (SIGKILL, also when its parent
+/// dies). Returns its pid, or -1 with errno set.
+pid_t swctr_userns_holder(void);
 /// The same steps without an exec: forks, lays the child's fds out (`fd_sources[i]` at
 /// `fd_targets[i]`, all others closed), resets its signals, enters the namespaces with the sync
 /// socket at `child_sync_fd` (`userns_fd` >= 0: join that user namespace only), then calls
