@@ -19,9 +19,11 @@ staticLinkFlags += ["--gc-sections"]
 // The release binary (Swift's stdlib linked statically too) at a fixed address: no relative
 // relocations to apply at start. Not in debug builds, whose stdlib is shared (the loader would
 // warn about its protected symbols).
+// libstdc++ (which Swift's runtime uses) is linked statically there too, through the linker script
+// in link/: the driver's own -lstdc++ finds it first.
 let staticLibraries: [LinkerSetting] = [
     .unsafeFlags(staticLinkFlags.flatMap { ["-Xlinker", $0] }),
-    .unsafeFlags(["-Xclang-linker", "-no-pie"], .when(configuration: .release)),
+    .unsafeFlags(["-Xclang-linker", "-no-pie", "-L", Context.packageDirectory + "/link"], .when(configuration: .release)),
 ]
 // The test executable links the same libraries.
 let testLibraries: [LinkerSetting] = [.unsafeFlags(staticLinkFlags.flatMap { ["-Xlinker", $0] })]

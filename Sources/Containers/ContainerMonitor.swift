@@ -43,15 +43,16 @@ enum ContainerLauncher {
         }
     }
 
-    /// With `userNamespace`, the container joins that one (mapped already) instead of making its own.
+    /// With `userNamespace`, the container joins that one (mapped already) instead of making its
+    /// own; with `spec` (the one in its directory), a forked init need not read it.
     static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
-                       userNamespace: PreparedUserNamespace? = nil) throws(StartFailure) -> Launched {
+                       userNamespace: PreparedUserNamespace? = nil, spec: ContainerSpec? = nil) throws(StartFailure) -> Launched {
         let directory = context.directory(of: record.id)
         // The cgroup before any child exists: this process moves into a leaf of its own first.
         let cgroup = try ContainerResources.prepare(record, directory: directory)
         do {
             return try ContainerResources.withOOMScoreAdjustment(record.settings.resources) { () throws(StartFailure) in
-                try launch(record, context: context, stdio: stdio, cgroup: cgroup, userNamespace: userNamespace)
+                try launch(record, context: context, stdio: stdio, cgroup: cgroup, userNamespace: userNamespace, spec: spec)
             }
         } catch {
             ContainerResources.finish(cgroup, directory: directory)
@@ -60,7 +61,8 @@ enum ContainerLauncher {
     }
 
     private static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
-                               cgroup: ContainerCgroup?, userNamespace prepared: PreparedUserNamespace?) throws(StartFailure) -> Launched {
+                               cgroup: ContainerCgroup?, userNamespace prepared: PreparedUserNamespace?,
+                               spec: ContainerSpec?) throws(StartFailure) -> Launched {
         // Ports first: one in use is an error before anything runs.
         let network: NetworkStart
         do { network = try NetworkStart(record: record) } catch { throw StartFailure(exitCode: 125, userMessage: error.message) }
@@ -89,7 +91,7 @@ enum ContainerLauncher {
                     arguments: [ContainerInitRole.name, specPath], environment: [],
                     namespaces: kinds, idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network],
                     enteringUserNamespace: userNamespace,
-                    inProcess: { ContainerInit.main(specPath: specPath) })
+                    inProcess: { if let spec { ContainerInit.main(spec: spec) } else { ContainerInit.main(specPath: specPath) } })
             }
             // Born in its cgroup (so its cgroup namespace is rooted there), when it has one.
             if let cgroup { process = try cgroup.whileInside(start) } else { process = try start() }

@@ -149,6 +149,12 @@ public final class ContainerService {
     /// Makes a container: its record (name reserved), directory, writable layer and spec. With
     /// `keepLock`, returns still holding the container's lock (for `run`, which starts it next).
     public func create(_ request: CreateRequest, store: ImageStore, keepLock: Bool = false) throws -> (ContainerRecord, ContainerLock?) {
+        let (record, lock, _) = try createContainer(request, store: store, keepLock: keepLock)
+        return (record, lock)
+    }
+
+    /// `create`, also returning the spec it wrote (a foreground run hands it to the init it forks).
+    func createContainer(_ request: CreateRequest, store: ImageStore, keepLock: Bool) throws -> (ContainerRecord, ContainerLock?, ContainerSpec) {
         if let name = request.name, !ContainerNames.isValid(name) { throw ContainerError.invalidName(name) }
         try CgroupHost.current().check(request.resources)
         let image = try resolveImage(request.image, store: store, access: request.registryAccess, platform: request.platform, events: request.pullEvents)
@@ -209,6 +215,7 @@ public final class ContainerService {
 
         let directory = context.directory(of: id)
         var anonymous: [String] = []
+        let written: ContainerSpec
         do {
             let (mounts, resolved, made) = try resolveMounts(mountRequests)
             anonymous = made
@@ -251,6 +258,7 @@ public final class ContainerService {
             if request.storageDriver == .copy {
                 try UserNamespaceTools(idMaps: context.idMaps).materializeRootfs(specPath: directory.specPath)
             }
+            written = spec
         } catch {
             try? removeFiles(of: id)
             try? database.delete(id: id)
@@ -264,7 +272,7 @@ public final class ContainerService {
         try database.update(id: id, from: [.creating], set: ["status": .text(ContainerStatus.created.rawValue)])
         record.status = .created
         keep = keepLock
-        return (record, keepLock ? lock : nil)
+        return (record, keepLock ? lock : nil, written)
     }
 
     /// Checks the network flags against each other and the image: `-P` publishes the image's

@@ -1,5 +1,6 @@
 import CLinux
 import FoundationEssentials
+import ImageStore
 import Rootfs
 import Runtime
 import RuntimeSpec
@@ -21,10 +22,21 @@ public struct ExecRequest: Sendable {
 }
 
 extension ContainerService {
-    /// Runs a just-created container in the foreground (`swctr run` without -d): this process is
-    /// its monitor, holding the lock, with the container on this terminal. Returns its exit code.
-    /// `userNamespace` (from `prepareUserNamespace(for:)`) is joined instead of making one.
-    public func runForeground(_ record: ContainerRecord, lock: ContainerLock, userNamespace: PreparedUserNamespace? = nil) throws -> Int32 {
+    /// `swctr run` without -d: creates a container from `request` and runs it in the foreground.
+    /// Its user namespace is mapped while it is created, and its init, forked from this process,
+    /// gets the spec as written instead of reading it back. Returns the container's exit code.
+    public func runForeground(creating request: CreateRequest, store: ImageStore) throws -> Int32 {
+        let userNamespace = prepareUserNamespace(for: request)
+        let (record, lock, spec) = try createContainer(request, store: store, keepLock: true)
+        guard let lock else { throw ContainerError.busy(record.name) }
+        return try runForeground(record, lock: lock, userNamespace: userNamespace, spec: spec)
+    }
+
+    /// Runs a just-created container in the foreground: this process is its monitor, holding the
+    /// lock, with the container on this terminal. Returns its exit code. `userNamespace` is
+    /// joined instead of making one; `spec` is the one `create` wrote.
+    func runForeground(_ record: ContainerRecord, lock: ContainerLock, userNamespace: PreparedUserNamespace?,
+                       spec: ContainerSpec?) throws -> Int32 {
         defer { lock.release() }
         guard try database.update(id: record.id, from: [.created], set: ["status": .text(ContainerStatus.starting.rawValue)]) else {
             throw ContainerError.busy(record.name)
@@ -39,7 +51,7 @@ extension ContainerService {
         defer { ForwardedSignals.unblock() }
         let launched: ContainerLauncher.Launched
         do {
-            launched = try ContainerLauncher.launch(record, context: context, stdio: stdio, userNamespace: userNamespace)
+            launched = try ContainerLauncher.launch(record, context: context, stdio: stdio, userNamespace: userNamespace, spec: spec)
         } catch {
             devNull?.close()
             _ = try? database.update(id: record.id, from: [.starting], set: [
@@ -67,7 +79,7 @@ extension ContainerService {
     /// Starts mapping the user namespace that a container created from `request` would make at
     /// start, so that the mapping overlaps `create`; nil where that container makes a different
     /// one (keep-id) or joins another's (`--network container:`).
-    public func prepareUserNamespace(for request: CreateRequest) -> PreparedUserNamespace? {
+    func prepareUserNamespace(for request: CreateRequest) -> PreparedUserNamespace? {
         if request.keepUserID { return nil }
         if case .container = request.network.mode { return nil }
         return PreparedUserNamespace.begin(idMaps: context.idMaps)

@@ -9,8 +9,17 @@ public final class ContentHasher {
 
     public init() {
         context = EVP_MD_CTX_new()
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        EVP_DigestInit_ex(context, Self.sha256, nil)
     }
+
+    /// SHA-256 from the default provider, fetched once. libcrypto is set up without reading
+    /// openssl.cnf and without its exit handler: this copy of it (linked into swctr) only hashes,
+    /// and the two took about 1 ms of every `swctr run` (TLS goes through libcurl's own libssl).
+    /// (An EVP_MD is immutable once fetched and may be used from any thread.)
+    nonisolated(unsafe) private static let sha256: OpaquePointer? = {
+        _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT), nil)
+        return EVP_MD_fetch(nil, "SHA256", nil)
+    }()
 
     deinit { EVP_MD_CTX_free(context) }
 

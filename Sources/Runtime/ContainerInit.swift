@@ -37,6 +37,15 @@ public struct ContainerInit {
         ContainerInit(spec: spec, channel: channel).run()
     }
 
+    /// The init forked from the process that wrote `spec` (`NamespacedProcess.start(inProcess:)`).
+    public static func main(spec: ContainerSpec) -> Never {
+        guard let channel = RoleChannel.current else {
+            FileDescriptor.standardError.writeAllIgnoringErrors("swctr: internal role started without its namespaces\n")
+            _exit(125)
+        }
+        ContainerInit(spec: spec, channel: channel).run()
+    }
+
     func run() -> Never {
         // Read while the host's filesystem is still in view.
         let seccompProgram = spec.seccompProgramPath.flatMap { try? FileSystem.readFile($0) }

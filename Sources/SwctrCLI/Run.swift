@@ -41,16 +41,12 @@ struct Run: ParsableCommand {
             let request = try options.request(image: image, command: command)
             let session = try Session.open()
             let service = try session.containers()
-            let userNamespace = detach ? nil : service.prepareUserNamespace(for: request)
+            guard detach else { throw ExitCode(try service.runForeground(creating: request, store: session.store)) }
             let (record, lock) = try service.create(request, store: session.store, keepLock: true)
             guard let lock else { throw ContainerError.busy(record.name) }
-            if detach {
-                defer { lock.release() }
-                _ = try service.startDetached(record.id, lock: lock, name: record.name)
-                print(record.id)
-                return
-            }
-            throw ExitCode(try service.runForeground(record, lock: lock, userNamespace: userNamespace))
+            defer { lock.release() }
+            _ = try service.startDetached(record.id, lock: lock, name: record.name)
+            print(record.id)
         } catch let error as ExitCode {
             throw error
         } catch let error as RuntimeError {
