@@ -46,8 +46,18 @@ enum ContainerLauncher {
     /// With `userNamespace`, the container joins that one (mapped already) instead of making its
     /// own; with `spec` (the one in its directory), a forked init need not read it.
     static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
-                       userNamespace: PreparedUserNamespace? = nil, spec: ContainerSpec? = nil) throws(StartFailure) -> Launched {
+                       userNamespace prepared: PreparedUserNamespace? = nil, spec: ContainerSpec? = nil) throws(StartFailure) -> Launched {
         let directory = context.directory(of: record.id)
+        // A prepared namespace has the context's maps: only for a container that would make its
+        // own with those (not keep-id, not sharing another container's). Taken before the cgroup:
+        // its holder must be gone by then (no child may be left where controllers get enabled).
+        var userNamespace: FileDescriptor?
+        var sharesNetwork = false
+        if case .container = record.settings.network { sharesNetwork = true }
+        if let prepared, record.settings.userNamespace == nil, !sharesNetwork {
+            do { userNamespace = try prepared.open() } catch { throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage) }
+        }
+        defer { userNamespace?.close() }
         // The cgroup before any child exists: this process moves into a leaf of its own first.
         let cgroup = try ContainerResources.prepare(record, directory: directory)
         do {
@@ -61,7 +71,7 @@ enum ContainerLauncher {
     }
 
     private static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
-                               cgroup: ContainerCgroup?, userNamespace prepared: PreparedUserNamespace?,
+                               cgroup: ContainerCgroup?, userNamespace: FileDescriptor?,
                                spec: ContainerSpec?) throws(StartFailure) -> Launched {
         // Ports first: one in use is an error before anything runs.
         let network: NetworkStart
@@ -79,10 +89,6 @@ enum ContainerLauncher {
         let process: NamespacedProcess
         do {
             let idMaps = try context.idMaps(for: record)
-            // A prepared namespace has the context's maps: only for a container that would make
-            // its own with those (not keep-id, not sharing another container's).
-            let userNamespace = joined == nil && record.settings.userNamespace == nil ? try prepared?.open() : nil
-            defer { userNamespace?.close() }
             let kinds = joined == nil && userNamespace == nil
                 ? ContainerLauncher.namespaces(of: record) : ContainerLauncher.namespaces(of: record).subtracting(.user)
             func start() throws(RuntimeError) -> NamespacedProcess {

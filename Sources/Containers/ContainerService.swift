@@ -156,7 +156,8 @@ public final class ContainerService {
     /// `create`, also returning the spec it wrote (a foreground run hands it to the init it forks).
     func createContainer(_ request: CreateRequest, store: ImageStore, keepLock: Bool) throws -> (ContainerRecord, ContainerLock?, ContainerSpec) {
         if let name = request.name, !ContainerNames.isValid(name) { throw ContainerError.invalidName(name) }
-        try CgroupHost.current().check(request.resources)
+        // Only limits need the host's cgroups (looking them up reads /proc and /sys).
+        if !request.resources.requirements.isEmpty { try CgroupHost.current().check(request.resources) }
         let image = try resolveImage(request.image, store: store, access: request.registryAccess, platform: request.platform, events: request.pullEvents)
         let configuration = try store.configuration(of: image)
         let id = FileSystem.randomHex(bytes: 32)
