@@ -138,6 +138,12 @@ public final class ContainerDatabase {
         }
     }
 
+    /// For a process whose writes need not be synced when it ends (a `run --rm`: its record is
+    /// gone again with it; after a power cut the next command reconciles whatever state is left).
+    func leaveCheckpointToOthers() {
+        database.leaveCheckpointToOthers()
+    }
+
     public func delete(id: String) throws {
         try database.transaction { try database.execute("DELETE FROM containers WHERE id = ?", [.text(id)]) }
     }

@@ -26,6 +26,7 @@ extension ContainerService {
     /// Its user namespace is mapped while it is created, and its init, forked from this process,
     /// gets the spec as written instead of reading it back. Returns the container's exit code.
     public func runForeground(creating request: CreateRequest, store: ImageStore) throws -> Int32 {
+        if request.autoRemove { database.leaveCheckpointToOthers() }
         let userNamespace = prepareUserNamespace(for: request)
         let (record, lock, spec) = try createContainer(request, store: store, keepLock: true)
         guard let lock else { throw ContainerError.busy(record.name) }
