@@ -61,7 +61,9 @@ enum NetworkFiles {
         case .none: text += "127.0.1.1\t\(hostname)\n"
         case .host, .container: break
         }
-        let host = hostAddress(mode: mode)
+        // Looked up (getifaddrs) only where it is written.
+        let needsHost = mode != .none || extraHosts.contains { $0.hasSuffix("host-gateway") }
+        let host = needsHost ? hostAddress(mode: mode) : nil
         if mode != .none, let host {
             text += "\(host)\thost.containers.internal host.docker.internal\n"
         }
