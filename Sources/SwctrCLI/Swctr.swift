@@ -35,7 +35,7 @@ public struct Swctr: ParsableCommand {
     /// command cannot parse alone (help, a wrong flag, no arguments) returns false, and the root parser
     /// reads the arguments again and reports them exactly as before.
     public static func runStandaloneCommand(_ arguments: [String]) -> Bool {
-        guard let name = arguments.first, arguments.count > 1,
+        guard let name = arguments.first,
               let command = configuration.subcommands.first(where: {
                   $0.configuration.commandName == name && $0.configuration._superCommandName == commandName
                       && $0.configuration.subcommands.isEmpty
