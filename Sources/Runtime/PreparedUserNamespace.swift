@@ -10,7 +10,8 @@ import Glibc
 /// wait for them with nothing else to do. The container's init then joins it (`open()` gives the
 /// namespace; the holder ends). Dropped unused, the holder is killed and every helper reaped.
 public final class PreparedUserNamespace {
-    private var holder: ProcessID?
+    /// The process holding the namespace until `open()` (internal for tests).
+    private(set) var holder: ProcessID?
     private let maps: PendingIDMaps
 
     private init(holder: ProcessID, maps: PendingIDMaps) {

@@ -19,36 +19,41 @@ final class PreparedUserNamespaceTests: XCTestCase {
         return stat(path, &info) == 0 ? UInt(info.st_ino) : 0
     }
 
-    /// No child of this process is left, running or unreaped.
-    func assertNoChildLeft(file: StaticString = #filePath, line: UInt = #line) {
-        var status: Int32 = 0
-        XCTAssertEqual(waitpid(-1, &status, WNOHANG), -1, "a child was left", file: file, line: line)
-        XCTAssertEqual(errno, ECHILD, file: file, line: line)
+    /// The holder has been reaped: its pid names no process (not even a zombie) any more.
+    func assertGone(_ pid: ProcessID?, file: StaticString = #filePath, line: UInt = #line) {
+        guard let pid else { return XCTFail("no holder", file: file, line: line) }
+        let result = kill(pid.rawValue, 0)
+        let error = errno
+        XCTAssertEqual(result, -1, "the holder \(pid.rawValue) is still there", file: file, line: line)
+        XCTAssertEqual(error, ESRCH, file: file, line: line)
     }
 
     func testOpenGivesANewUserNamespaceAndEndsTheHolder() throws {
         let prepared = try XCTUnwrap(PreparedUserNamespace.begin(idMaps: plan(writer: "/bin/true")))
+        let holder = prepared.holder
         let namespace = try prepared.open()
         defer { namespace.close() }
         var info = stat()
         XCTAssertEqual(fstat(namespace.rawValue, &info), 0)
         XCTAssertNotEqual(UInt(info.st_ino), inode("/proc/self/ns/user"), "a namespace other than this process's")
-        assertNoChildLeft()
+        assertGone(holder)
     }
 
     func testAMapWriterThatFailsIsReportedByOpen() throws {
         let prepared = try XCTUnwrap(PreparedUserNamespace.begin(idMaps: plan(writer: "/bin/false")))
+        let holder = prepared.holder
         XCTAssertThrowsError(try prepared.open()) { error in
             guard case RuntimeError.idMapping(let tool, _) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(tool, "/bin/false")
         }
-        assertNoChildLeft()
+        assertGone(holder)
     }
 
     func testAnUnusedNamespaceLeavesNoProcess() throws {
         var prepared = PreparedUserNamespace.begin(idMaps: plan(writer: "/bin/true"))
-        XCTAssertNotNil(prepared)
+        let holder = prepared?.holder
+        XCTAssertNotNil(holder)
         prepared = nil
-        assertNoChildLeft()
+        assertGone(holder)
     }
 }
