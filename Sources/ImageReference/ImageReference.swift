@@ -195,16 +195,19 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible, Codable {
 
     public static func parse(_ text: String, in reference: String? = nil) throws(ImageReferenceError) -> Digest {
         let context = reference ?? text
-        guard let colon = text.firstIndex(of: ":") else { throw .invalid(context, "digest \"\(text)\" has no algorithm (expected sha256:<64 hex digits>)") }
+        // Checked byte by byte: digests are ASCII, and Character's Unicode properties cost a table
+        // search per character (this runs for every digest in the image index at every start).
+        let bytes = text.utf8
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { throw .invalid(context, "digest \"\(text)\" has no algorithm (expected sha256:<64 hex digits>)") }
         let algorithm = String(text[..<colon])
-        let hex = String(text[text.index(after: colon)...])
+        let hex = String(text[bytes.index(after: colon)...])
         let expectedLength: Int
         switch algorithm {
         case "sha256": expectedLength = 64
         case "sha512": expectedLength = 128
         default: throw .invalid(context, "digest algorithm \"\(algorithm)\" is not supported (use sha256)")
         }
-        guard hex.count == expectedLength, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+        guard hex.utf8.count == expectedLength, hex.utf8.allSatisfy(\.isLowercaseHexDigit) else {
             throw .invalid(context, "digest \"\(text)\" is not \(algorithm): followed by \(expectedLength) lowercase hex digits")
         }
         return Digest(algorithm: algorithm, hex: hex)
@@ -231,6 +234,10 @@ public enum ImageReferenceError: Error, Equatable {
         case .invalid(let text, let why): return "invalid image reference \"\(text)\": \(why)"
         }
     }
+}
+
+extension UInt8 {
+    var isLowercaseHexDigit: Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self) }
 }
 
 extension Character {
