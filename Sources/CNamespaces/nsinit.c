@@ -81,7 +81,7 @@ static void join_namespaces(pid_t target, unsigned long flags) {
 }
 
 // Steps 1-3 of cnamespaces.h for a process whose sync socket is `sync_fd` already.
-static void enter_namespaces(unsigned long flags, pid_t target, unsigned long join, int userns_fd) {
+static void enter_namespaces(unsigned long flags, pid_t target, unsigned long join, int userns_fd, int netns_fd) {
     // Die with swctr while the namespaces are being made: nothing would finish the handshake.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("prctl(PR_SET_PDEATHSIG)");
 
@@ -92,6 +92,12 @@ static void enter_namespaces(unsigned long flags, pid_t target, unsigned long jo
         close(userns_fd);
         (void)setgroups(0, NULL);
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE)");
+        // A network namespace made ahead in that user namespace (the holder's): joined, not made.
+        if (netns_fd >= 0) {
+            if (setns(netns_fd, CLONE_NEWNET) < 0) fail("join the container's network namespace (setns)");
+            close(netns_fd);
+            flags &= ~(unsigned long)CLONE_NEWNET;
+        }
     } else if (target > 0) {
         // With <namespaces to join>, only those are joined and <flags> are made new (a container
         // sharing another's network: its user and network namespaces joined, the rest its own).
@@ -146,7 +152,7 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     // posix_spawn's dup2 cleared close-on-exec: set it again, so a successful execve of the
     // container's command shows up in the parent as end-of-file on this socket.
     if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
-    int userns_fd = -1;
+    int userns_fd = -1, netns_fd = -1;
     const char *userns = getenv("_SWCTR_NSINIT_USERNS");
     if (userns) {
         unsigned long nsfd;
@@ -155,12 +161,20 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
         userns_fd = (int)nsfd;
         unsetenv("_SWCTR_NSINIT_USERNS");
     }
-    enter_namespaces(flags, target, join, userns_fd);
+    const char *netns = getenv("_SWCTR_NSINIT_NETNS");
+    if (netns) {
+        unsigned long nsfd;
+        const char *end = parse_number(netns, &nsfd);
+        if (!end || *end || userns_fd < 0) _exit(125);
+        netns_fd = (int)nsfd;
+        unsetenv("_SWCTR_NSINIT_NETNS");
+    }
+    enter_namespaces(flags, target, join, userns_fd, netns_fd);
     unsetenv("_SWCTR_NSINIT");
 }
 
 pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_count, int child_sync_fd,
-                        unsigned long flags, pid_t target, unsigned long join, int userns_fd,
+                        unsigned long flags, pid_t target, unsigned long join, int userns_fd, int netns_fd,
                         void (*body)(void *), void *context) {
     pid_t pid = fork();
     if (pid != 0) return pid;
@@ -191,22 +205,40 @@ pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_cou
     sigprocmask(SIG_SETMASK, &none, NULL);
     sync_fd = child_sync_fd;
     if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
-    enter_namespaces(flags, target, join, userns_fd);
+    enter_namespaces(flags, target, join, userns_fd, netns_fd);
     body(context);
     _exit(125);
 }
 
-pid_t swctr_userns_holder(void) {
+pid_t swctr_userns_holder(int make_network, int *ready_fd) {
     pid_t parent = getpid();
+    int ready[2] = {-1, -1};
+    if (make_network && pipe2(ready, O_CLOEXEC) < 0) return -1;
     // A plain clone rather than fork(): the child calls nothing of glibc's that atfork handlers
     // prepare for, and is in its new user namespace from its first instruction.
     long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
-    if (pid != 0) return (pid_t)pid;
+    if (pid != 0) {
+        if (make_network) {
+            close(ready[1]);
+            if (pid < 0) close(ready[0]); else *ready_fd = ready[0];
+        }
+        return (pid_t)pid;
+    }
     sigset_t all;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent) _exit(1);
     // newuidmap/newgidmap open /proc/PID of this process: keep it its owner's.
     (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    if (make_network) {
+        // Made here, on whichever CPU this child runs on, while the parent goes on: a network
+        // namespace costs the kernel about a millisecond (its loopback device, sysctl tables).
+        // The full capabilities a new user namespace gives are enough; no map is needed.
+        close(ready[0]);
+        if (unshare(CLONE_NEWNET) < 0) _exit(1);
+        char made = 1;
+        if (write(ready[1], &made, 1) != 1) _exit(1);
+        close(ready[1]);
+    }
     for (;;) pause();
 }

@@ -43,26 +43,27 @@ enum ContainerLauncher {
         }
     }
 
-    /// With `userNamespace`, the container joins that one (mapped already) instead of making its
-    /// own; with `spec` (the one in its directory), a forked init need not read it.
+    /// With `userNamespace`, the container joins that one (mapped already), and the network
+    /// namespace it may hold, instead of making its own; with `spec` (the one in its directory), a
+    /// forked init need not read it.
     static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
                        userNamespace prepared: PreparedUserNamespace? = nil, spec: ContainerSpec? = nil) throws(StartFailure) -> Launched {
         let directory = context.directory(of: record.id)
         // A prepared namespace has the context's maps: only for a container that would make its
         // own with those (not keep-id, not sharing another container's). Taken before the cgroup:
         // its holder must be gone by then (no child may be left where controllers get enabled).
-        var userNamespace: FileDescriptor?
+        var namespaces: PreparedUserNamespace.Opened?
         var sharesNetwork = false
         if case .container = record.settings.network { sharesNetwork = true }
         if let prepared, record.settings.userNamespace == nil, !sharesNetwork {
-            do { userNamespace = try prepared.open() } catch { throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage) }
+            do { namespaces = try prepared.open() } catch { throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage) }
         }
-        defer { userNamespace?.close() }
+        defer { namespaces?.close() }
         // The cgroup before any child exists: this process moves into a leaf of its own first.
         let cgroup = try ContainerResources.prepare(record, directory: directory)
         do {
             return try ContainerResources.withOOMScoreAdjustment(record.settings.resources) { () throws(StartFailure) in
-                try launch(record, context: context, stdio: stdio, cgroup: cgroup, userNamespace: userNamespace, spec: spec)
+                try launch(record, context: context, stdio: stdio, cgroup: cgroup, prepared: namespaces, spec: spec)
             }
         } catch {
             ContainerResources.finish(cgroup, directory: directory)
@@ -71,7 +72,7 @@ enum ContainerLauncher {
     }
 
     private static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
-                               cgroup: ContainerCgroup?, userNamespace: FileDescriptor?,
+                               cgroup: ContainerCgroup?, prepared: PreparedUserNamespace.Opened?,
                                spec: ContainerSpec?) throws(StartFailure) -> Launched {
         // Ports first: one in use is an error before anything runs.
         let network: NetworkStart
@@ -89,14 +90,16 @@ enum ContainerLauncher {
         let process: NamespacedProcess
         do {
             let idMaps = try context.idMaps(for: record)
-            let kinds = joined == nil && userNamespace == nil
+            let kinds = joined == nil && prepared == nil
                 ? ContainerLauncher.namespaces(of: record) : ContainerLauncher.namespaces(of: record).subtracting(.user)
+            // A prepared network namespace only stands in for one the container would make.
+            let preparedNetwork = kinds.contains(.network) ? prepared?.network : nil
             func start() throws(RuntimeError) -> NamespacedProcess {
                 let specPath = context.directory(of: record.id).specPath
                 return try NamespacedProcess.start(
                     arguments: [ContainerInitRole.name, specPath], environment: [],
                     namespaces: kinds, idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network],
-                    enteringUserNamespace: userNamespace,
+                    enteringUserNamespace: prepared?.user, enteringNetworkNamespace: preparedNetwork,
                     inProcess: { if let spec { ContainerInit.main(spec: spec) } else { ContainerInit.main(specPath: specPath) } })
             }
             // Born in its cgroup (so its cgroup namespace is rooted there), when it has one.

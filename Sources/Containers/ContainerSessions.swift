@@ -83,7 +83,7 @@ extension ContainerService {
     func prepareUserNamespace(for request: CreateRequest) -> PreparedUserNamespace? {
         if request.keepUserID { return nil }
         if case .container = request.network.mode { return nil }
-        return PreparedUserNamespace.begin(idMaps: context.idMaps)
+        return PreparedUserNamespace.begin(idMaps: context.idMaps, network: request.network.mode.needsNamespace)
     }
 
     /// Removes a container whose lock this process holds; `settings` are its record's (the

@@ -36,6 +36,8 @@ public final class NamespacedProcess {
     static let childSyncFD: Int32 = 3
     /// The fd a user namespace to enter has in the child (`enteringUserNamespace`).
     static let userNamespaceFD: Int32 = 5
+    /// The fd a network namespace to enter has in the child (`enteringNetworkNamespace`).
+    static let networkNamespaceFD: Int32 = 6
 
     private init(pid: ProcessID, sync: FileDescriptor) {
         self.pid = pid
@@ -56,12 +58,15 @@ public final class NamespacedProcess {
     /// it has reported its final pid. Throws (and leaves no process behind) if any step fails.
     /// With `joining`, the namespaces are those of that running process instead of new ones; with
     /// `joiningOnly` too, only those of its namespaces are joined and `namespaces` are made new.
+    /// With `enteringUserNamespace`, that (mapped) user namespace is joined instead of a new one
+    /// made, and with `enteringNetworkNamespace` too that network namespace (one it owns).
     /// With `inProcess`, a single-threaded caller forks instead and the child runs that (the same
     /// role as `arguments`) without loading the binary again: a few milliseconds less per start.
     public static func start(arguments: [String], environment: [String], namespaces: NamespaceSet,
                              idMaps: IDMapPlan, stdio: [Int32: FileDescriptor] = [:],
                              joining target: ProcessID? = nil, joiningOnly joined: NamespaceSet? = nil,
                              enteringUserNamespace userNamespace: FileDescriptor? = nil,
+                             enteringNetworkNamespace networkNamespace: FileDescriptor? = nil,
                              executable: String = "/proc/self/exe",
                              inProcess body: (() -> Never)? = nil) throws(RuntimeError) -> NamespacedProcess {
         var pair: [Int32] = [0, 0]
@@ -76,12 +81,16 @@ public final class NamespacedProcess {
         if let userNamespace {
             layout[userNamespaceFD] = userNamespace
             extra.append("_SWCTR_NSINIT_USERNS=\(userNamespaceFD)")
+            if let networkNamespace {
+                layout[networkNamespaceFD] = networkNamespace
+                extra.append("_SWCTR_NSINIT_NETNS=\(networkNamespaceFD)")
+            }
         }
         let spawned: ProcessID
         if let body, isSingleThreaded {
             do {
                 spawned = try fork(layout: layout, namespaces: namespaces, joining: target, joiningOnly: joined,
-                                   enteringUserNamespace: userNamespace, body: body)
+                                   enteringUserNamespace: userNamespace, enteringNetworkNamespace: networkNamespace, body: body)
             } catch {
                 parentEnd.close(); childEnd.close()
                 throw .spawn(error)
@@ -130,6 +139,7 @@ public final class NamespacedProcess {
     /// namespaces as the constructor would have, then runs `body`.
     private static func fork(layout: [Int32: FileDescriptor], namespaces: NamespaceSet, joining target: ProcessID?,
                              joiningOnly joined: NamespaceSet?, enteringUserNamespace userNamespace: FileDescriptor?,
+                             enteringNetworkNamespace networkNamespace: FileDescriptor?,
                              body: @escaping () -> Never) throws(SystemCallError) -> ProcessID {
         var layout = layout
         for standard in Int32(0)...2 where layout[standard] == nil { layout[standard] = FileDescriptor(rawValue: standard) }
@@ -139,7 +149,8 @@ public final class NamespacedProcess {
         defer { role.release() }
         let pid = swctr_nsinit_fork(
             targets, sources, Int32(targets.count), childSyncFD, UInt(namespaces.rawValue), target?.rawValue ?? 0,
-            target != nil ? UInt(joined?.rawValue ?? 0) : 0, userNamespace != nil ? userNamespaceFD : -1,  // where the layout put it
+            target != nil ? UInt(joined?.rawValue ?? 0) : 0, userNamespace != nil ? userNamespaceFD : -1,  // where the layout put them
+            userNamespace != nil && networkNamespace != nil ? networkNamespaceFD : -1,
             { context in Unmanaged<RoleBody>.fromOpaque(context!).takeUnretainedValue().run() }, role.toOpaque())
         if pid < 0 { throw SystemCallError("fork") }
         return ProcessID(rawValue: pid)

@@ -34,8 +34,29 @@ final class PreparedUserNamespaceTests: XCTestCase {
         let namespace = try prepared.open()
         defer { namespace.close() }
         var info = stat()
-        XCTAssertEqual(fstat(namespace.rawValue, &info), 0)
+        XCTAssertEqual(fstat(namespace.user.rawValue, &info), 0)
         XCTAssertNotEqual(UInt(info.st_ino), inode("/proc/self/ns/user"), "a namespace other than this process's")
+        XCTAssertNil(namespace.network, "no network namespace unless asked for")
+        assertGone(holder)
+    }
+
+    func testANetworkNamespaceAskedForIsNewAndOwnedByTheUserNamespace() throws {
+        let prepared = try XCTUnwrap(PreparedUserNamespace.begin(idMaps: plan(writer: "/bin/true"), network: true))
+        let holder = prepared.holder
+        let namespaces = try prepared.open()
+        defer { namespaces.close() }
+        let network = try XCTUnwrap(namespaces.network)
+        var info = stat()
+        XCTAssertEqual(fstat(network.rawValue, &info), 0)
+        XCTAssertNotEqual(UInt(info.st_ino), inode("/proc/self/ns/net"), "a network namespace other than this process's")
+        // NS_GET_USERNS: the user namespace that owns it is the one prepared with it.
+        let owner = ioctl(network.rawValue, 0xb701)
+        XCTAssertGreaterThanOrEqual(owner, 0)
+        defer { if owner >= 0 { Glibc.close(owner) } }
+        var ownerInfo = stat(), userInfo = stat()
+        XCTAssertEqual(fstat(owner, &ownerInfo), 0)
+        XCTAssertEqual(fstat(namespaces.user.rawValue, &userInfo), 0)
+        XCTAssertEqual(ownerInfo.st_ino, userInfo.st_ino)
         assertGone(holder)
     }
 
@@ -49,11 +70,15 @@ final class PreparedUserNamespaceTests: XCTestCase {
         assertGone(holder)
     }
 
-    func testAnUnusedNamespaceLeavesNoProcess() throws {
-        var prepared = PreparedUserNamespace.begin(idMaps: plan(writer: "/bin/true"))
-        let holder = prepared?.holder
-        XCTAssertNotNil(holder)
-        prepared = nil
-        assertGone(holder)
+    func testAnUnusedNamespaceLeavesNoProcessAndNoDescriptor() throws {
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+        for network in [false, true] {
+            var prepared = PreparedUserNamespace.begin(idMaps: plan(writer: "/bin/true"), network: network)
+            let holder = prepared?.holder
+            XCTAssertNotNil(holder)
+            prepared = nil
+            assertGone(holder)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count, descriptors)
     }
 }

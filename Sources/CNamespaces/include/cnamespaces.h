@@ -42,15 +42,18 @@ int swctr_nsinit_sync_fd(void);
 /// Clones a child into a new user namespace that it only holds, unmapped, for its parent to map
 /// (newuidmap/newgidmap on its pid) and open as /proc/PID/ns/user while it prepares the rest of a
 /// container. The child blocks every signal and waits to be killed (SIGKILL, also when its parent
-/// dies). Returns its pid, or -1 with errno set.
-pid_t swctr_userns_holder(void);
+/// dies). With `make_network`, the child also makes a network namespace (owned by the new user
+/// namespace) and then writes one byte to the pipe whose read end is stored in `*ready_fd`
+/// (close-on-exec; end-of-file without the byte: it could not). Returns its pid, or -1 with errno set.
+pid_t swctr_userns_holder(int make_network, int *ready_fd);
 /// The same steps without an exec: forks, lays the child's fds out (`fd_sources[i]` at
 /// `fd_targets[i]`, all others closed), resets its signals, enters the namespaces with the sync
-/// socket at `child_sync_fd` (`userns_fd` >= 0: join that user namespace only), then calls
+/// socket at `child_sync_fd` (`userns_fd` >= 0: join that user namespace instead of making one, and
+/// with `netns_fd` >= 0 that network namespace too), then calls
 /// `body(context)` in the process that goes on; the child never returns. For a single-threaded
 /// caller only. Returns the child's pid (the parent's side of the handshake is unchanged), or -1.
 pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_count, int child_sync_fd,
-                        unsigned long flags, pid_t target, unsigned long join, int userns_fd,
+                        unsigned long flags, pid_t target, unsigned long join, int userns_fd, int netns_fd,
                         void (*body)(void *), void *context);
 /// The process's argc/argv as the C runtime gave them (0/NULL before the constructor ran).
 int swctr_saved_argc(void);
