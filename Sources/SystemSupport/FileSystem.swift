@@ -96,12 +96,19 @@ public enum FileSystem {
             var generator = SystemRandomNumberGenerator()
             for i in 0..<count { buffer[i] = UInt8.random(in: 0...255, using: &generator) }
         }
-        return buffer.map { hexByte($0) }.joined()
+        return hex(buffer)
     }
 
-    public static func hexByte(_ byte: UInt8) -> String {
-        let digits: [Character] = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
+    /// Lowercase hex of `bytes`, two digits each (built as ASCII: no Character work).
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xf)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }
 
