@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -210,9 +211,92 @@ pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_cou
     _exit(125);
 }
 
-pid_t swctr_userns_holder(int make_network, int *ready_fd) {
+#if defined(__x86_64__) || defined(__aarch64__)
+// The holder shares its parent's memory (CLONE_VM): cloning it copies no page tables and ending it
+// tears none down (each was about 0.3 ms for swctr's address space). It therefore runs on a stack
+// of its own and makes raw system calls only: nothing of glibc's that writes errno or other
+// thread-local state, which is its parent's.
+static long holder_syscall(long number, long a, long b, long c, long d) {
+    long result;
+#if defined(__x86_64__)
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall" : "=a"(result) : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+#else
+    register long x8 __asm__("x8") = number;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    result = x0;
+#endif
+    return result;
+}
+
+#define HOLDER_STACK_SIZE (64 * 1024)
+
+// At the bottom of the holder's stack mapping, written before the clone.
+struct holder_start {
+    long parent;
+    int make_network;
+    int ready[2];
+};
+
+static int holder_main(void *argument) {
+    const struct holder_start *start = argument;
+    unsigned long all = ~0UL;
+    holder_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
+    if (holder_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0) < 0 || holder_syscall(SYS_getppid, 0, 0, 0, 0) != start->parent)
+        holder_syscall(SYS_exit, 1, 0, 0, 0);
+    if (start->make_network) {
+        // Made here, on whichever CPU this child runs on, while the parent goes on: a network
+        // namespace costs the kernel about a millisecond (its loopback device, sysctl tables).
+        // The full capabilities a new user namespace gives are enough; no map is needed.
+        holder_syscall(SYS_close, start->ready[0], 0, 0, 0);
+        if (holder_syscall(SYS_unshare, CLONE_NEWNET, 0, 0, 0) < 0) holder_syscall(SYS_exit, 1, 0, 0, 0);
+        char made = 1;
+        if (holder_syscall(SYS_write, start->ready[1], (long)&made, 1, 0) != 1) holder_syscall(SYS_exit, 1, 0, 0, 0);
+        holder_syscall(SYS_close, start->ready[1], 0, 0, 0);
+    }
+    for (;;) holder_syscall(SYS_pause, 0, 0, 0, 0);
+    return 0;
+}
+
+pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack) {
+    void *mapping = mmap(NULL, HOLDER_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (mapping == MAP_FAILED) return -1;
+    struct holder_start *start = mapping;
+    start->parent = getpid();
+    start->make_network = make_network;
+    start->ready[0] = start->ready[1] = -1;
+    if (make_network && pipe2(start->ready, O_CLOEXEC) < 0) {
+        munmap(mapping, HOLDER_STACK_SIZE);
+        return -1;
+    }
+    // newuidmap/newgidmap open /proc/PID of the holder: its memory is this process's, dumpable.
+    pid_t pid = clone(holder_main, (char *)mapping + HOLDER_STACK_SIZE, CLONE_VM | CLONE_NEWUSER | SIGCHLD, start);
+    if (make_network) {
+        close(start->ready[1]);
+        if (pid < 0) close(start->ready[0]); else *ready_fd = start->ready[0];
+    }
+    if (pid < 0) {
+        int saved = errno;
+        munmap(mapping, HOLDER_STACK_SIZE);
+        errno = saved;
+        return -1;
+    }
+    *stack = mapping;
+    return pid;
+}
+
+void swctr_userns_holder_release(void *stack) {
+    if (stack) munmap(stack, HOLDER_STACK_SIZE);
+}
+#else
+pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack) {
     pid_t parent = getpid();
     int ready[2] = {-1, -1};
+    *stack = NULL;
     if (make_network && pipe2(ready, O_CLOEXEC) < 0) return -1;
     // A plain clone rather than fork(): the child calls nothing of glibc's that atfork handlers
     // prepare for, and is in its new user namespace from its first instruction.
@@ -231,9 +315,6 @@ pid_t swctr_userns_holder(int make_network, int *ready_fd) {
     // newuidmap/newgidmap open /proc/PID of this process: keep it its owner's.
     (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     if (make_network) {
-        // Made here, on whichever CPU this child runs on, while the parent goes on: a network
-        // namespace costs the kernel about a millisecond (its loopback device, sysctl tables).
-        // The full capabilities a new user namespace gives are enough; no map is needed.
         close(ready[0]);
         if (unshare(CLONE_NEWNET) < 0) _exit(1);
         char made = 1;
@@ -242,3 +323,6 @@ pid_t swctr_userns_holder(int make_network, int *ready_fd) {
     }
     for (;;) pause();
 }
+
+void swctr_userns_holder_release(void *stack) { (void)stack; }
+#endif

@@ -17,6 +17,8 @@ public final class PreparedUserNamespace {
     private let maps: PendingIDMaps
     /// Where the holder reports its network namespace made (one byte; end-of-file: it failed).
     private var networkReady: FileDescriptor?
+    /// The holder's own stack (it shares this process's memory), released once it is reaped.
+    private var holderStack: UnsafeMutableRawPointer?
 
     /// The prepared namespaces, for the caller to close once a process has joined them.
     public struct Opened {
@@ -30,8 +32,9 @@ public final class PreparedUserNamespace {
         }
     }
 
-    private init(holder: ProcessID, maps: PendingIDMaps, networkReady: FileDescriptor?) {
+    private init(holder: ProcessID, stack: UnsafeMutableRawPointer?, maps: PendingIDMaps, networkReady: FileDescriptor?) {
         self.holder = holder
+        self.holderStack = stack
         self.maps = maps
         self.networkReady = networkReady
     }
@@ -41,10 +44,11 @@ public final class PreparedUserNamespace {
     /// own at start, and reports why that fails).
     public static func begin(idMaps: IDMapPlan, network: Bool = false) -> PreparedUserNamespace? {
         var ready: Int32 = -1
-        let pid = swctr_userns_holder(network ? 1 : 0, &ready)
+        var stack: UnsafeMutableRawPointer?
+        let pid = swctr_userns_holder(network ? 1 : 0, &ready, &stack)
         guard pid > 0 else { return nil }
         let holder = ProcessID(rawValue: pid)
-        return PreparedUserNamespace(holder: holder, maps: idMaps.beginApplying(to: holder),
+        return PreparedUserNamespace(holder: holder, stack: stack, maps: idMaps.beginApplying(to: holder),
                                      networkReady: network ? FileDescriptor(rawValue: ready) : nil)
     }
 
@@ -82,7 +86,9 @@ public final class PreparedUserNamespace {
         networkReady = nil
         guard let holder else { return }
         kill(holder.rawValue, SIGKILL)
-        _ = try? ChildProcess.wait(holder)
+        // Its stack may go only once it is gone for sure.
+        if (try? ChildProcess.wait(holder)) != nil { swctr_userns_holder_release(holderStack) }
+        holderStack = nil
         self.holder = nil
     }
 

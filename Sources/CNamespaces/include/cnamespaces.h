@@ -44,8 +44,11 @@ int swctr_nsinit_sync_fd(void);
 /// container. The child blocks every signal and waits to be killed (SIGKILL, also when its parent
 /// dies). With `make_network`, the child also makes a network namespace (owned by the new user
 /// namespace) and then writes one byte to the pipe whose read end is stored in `*ready_fd`
-/// (close-on-exec; end-of-file without the byte: it could not). Returns its pid, or -1 with errno set.
-pid_t swctr_userns_holder(int make_network, int *ready_fd);
+/// (close-on-exec; end-of-file without the byte: it could not). `*stack` gets the child's own
+/// stack (it may share this process's memory), to give to swctr_userns_holder_release once the
+/// child has been reaped. Returns its pid, or -1 with errno set.
+pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack);
+void swctr_userns_holder_release(void *stack);
 /// The same steps without an exec: forks, lays the child's fds out (`fd_sources[i]` at
 /// `fd_targets[i]`, all others closed), resets its signals, enters the namespaces with the sync
 /// socket at `child_sync_fd` (`userns_fd` >= 0: join that user namespace instead of making one, and
