@@ -51,13 +51,23 @@ struct RootDirectory {
 
     private func ensure(_ path: String, directory: Bool, mode: mode_t, depth: Int) throws(SystemCallError) -> FileDescriptor {
         if depth > 40 { throw SystemCallError("open in the container's root", on: "/" + path, errno: ELOOP) }
+        // Most destinations exist: one lookup (the walk below resolves the same way, prefix by prefix).
+        let direct = swctr_openat2(fd.rawValue, path.isEmpty ? "." : path, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
+        if direct >= 0 { return FileDescriptor(rawValue: direct) }
         let components = path.split(separator: "/").map(String.init)
-        var current = try FileDescriptor(rawValue: systemCall("openat2", on: "/") {
+        // Most missing ones are a new entry in a directory that exists (dev/null in a new /dev):
+        // start from that directory; else walk from the root.
+        var first = 0
+        let parent = components.count > 1
+            ? swctr_openat2(fd.rawValue, Self.join(components.dropLast()), UInt64(pathOnly | O_DIRECTORY | O_CLOEXEC), 0, Self.resolve) : -1
+        if parent >= 0 { first = components.count - 1 }
+        var current = parent >= 0 ? FileDescriptor(rawValue: parent) : try FileDescriptor(rawValue: systemCall("openat2", on: "/") {
             swctr_openat2(fd.rawValue, ".", UInt64(pathOnly | O_DIRECTORY | O_CLOEXEC), 0, Self.resolve)
         })
-        for (index, component) in components.enumerated() {
+        for index in first..<components.count {
+            let component = components[index]
             let isLast = index == components.count - 1
-            let prefix = components[0...index].joined(separator: "/")
+            let prefix = Self.join(components[0...index])
             var opened = swctr_openat2(fd.rawValue, prefix, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
             if opened < 0 && errno == ENOENT {
                 // Create it in the directory we hold (resolved inside the root).
@@ -92,6 +102,16 @@ struct RootDirectory {
         return current
     }
 
+    /// "a/b/c" from ["a", "b", "c"].
+    static func join(_ components: ArraySlice<String>) -> String {
+        var path = ""
+        for component in components {
+            if !path.isEmpty { path += "/" }
+            path += component
+        }
+        return path
+    }
+
     /// Joins components, dropping "." and resolving ".." without ever going above the root.
     static func normalize(_ components: [String]) -> String {
         var result: [String] = []
@@ -108,8 +128,8 @@ struct RootDirectory {
     /// Opens `path` (relative to the root) as pathOnly if it exists, following symlinks only
     /// inside the root; nil when it does not exist.
     func existing(_ path: String) -> FileDescriptor? {
-        let relative = path.split(separator: "/").joined(separator: "/")
-        let opened = swctr_openat2(fd.rawValue, relative.isEmpty ? "." : relative, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
+        // RESOLVE_IN_ROOT takes an absolute path as relative to the root too.
+        let opened = swctr_openat2(fd.rawValue, path.isEmpty ? "." : path, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
         return opened >= 0 ? FileDescriptor(rawValue: opened) : nil
     }
 
