@@ -9,8 +9,12 @@ BINARY := .build/release/swctr
 
 .PHONY: build install demo test test-vm unit-test integration-test setup bench lint clean
 
+# swift-argument-parser too gets generic metadata through accessors rather than by demangling
+# names at run time (Package.swift sets this for our own targets; see there).
+METADATA_ACCESSORS := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
+
 build:
-	$(SWIFT) build -c release --static-swift-stdlib --product swctr
+	$(SWIFT) build -c release --static-swift-stdlib --product swctr $(METADATA_ACCESSORS)
 	@ls -l $(BINARY)
 
 install: build
