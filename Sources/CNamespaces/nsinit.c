@@ -253,9 +253,9 @@ static int holder_main(void *argument) {
         // namespace costs the kernel about a millisecond (its loopback device, sysctl tables).
         // The full capabilities a new user namespace gives are enough; no map is needed.
         holder_syscall(SYS_close, start->ready[0], 0, 0, 0);
-        if (holder_syscall(SYS_unshare, CLONE_NEWNET, 0, 0, 0) < 0) holder_syscall(SYS_exit, 1, 0, 0, 0);
-        char made = 1;
-        if (holder_syscall(SYS_write, start->ready[1], (long)&made, 1, 0) != 1) holder_syscall(SYS_exit, 1, 0, 0, 0);
+        long made = holder_syscall(SYS_unshare, CLONE_NEWNET, 0, 0, 0);
+        unsigned char report = made < 0 ? (unsigned char)-made : 0;  // 0, or why not (an errno)
+        if (holder_syscall(SYS_write, start->ready[1], (long)&report, 1, 0) != 1 || report) holder_syscall(SYS_exit, 1, 0, 0, 0);
         holder_syscall(SYS_close, start->ready[1], 0, 0, 0);
     }
     for (;;) holder_syscall(SYS_pause, 0, 0, 0, 0);
@@ -316,9 +316,8 @@ pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack) {
     (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     if (make_network) {
         close(ready[0]);
-        if (unshare(CLONE_NEWNET) < 0) _exit(1);
-        char made = 1;
-        if (write(ready[1], &made, 1) != 1) _exit(1);
+        unsigned char report = unshare(CLONE_NEWNET) < 0 ? (unsigned char)errno : 0;  // 0, or why not
+        if (write(ready[1], &report, 1) != 1 || report) _exit(1);
         close(ready[1]);
     }
     for (;;) pause();

@@ -15,7 +15,7 @@ public final class PreparedUserNamespace {
     /// The process holding the namespaces until `open()` (internal for tests).
     private(set) var holder: ProcessID?
     private let maps: PendingIDMaps
-    /// Where the holder reports its network namespace made (one byte; end-of-file: it failed).
+    /// Where the holder reports on its network namespace: one byte, 0 once made, else an errno.
     private var networkReady: FileDescriptor?
     /// The holder's own stack (it shares this process's memory), released once it is reaped.
     private var holderStack: UnsafeMutableRawPointer?
@@ -63,10 +63,13 @@ public final class PreparedUserNamespace {
         if let ready = networkReady {
             networkReady = nil
             defer { ready.close() }
-            var made: UInt8 = 0
+            var report: UInt8 = 0
             var count: Int
-            repeat { count = read(ready.rawValue, &made, 1) } while count < 0 && errno == EINTR
-            guard count == 1 else { throw .namespaceSetup(step: "make the container's network namespace (unshare)", errno: count < 0 ? errno : EPERM) }
+            repeat { count = read(ready.rawValue, &report, 1) } while count < 0 && errno == EINTR
+            guard count == 1, report == 0 else {
+                throw .namespaceSetup(step: "make the container's network namespace (unshare)",
+                                      errno: count == 1 ? Int32(report) : count < 0 ? errno : ESRCH)
+            }
             do {
                 network = try FileDescriptor.open("/proc/\(holder.rawValue)/ns/net", O_RDONLY)
             } catch {

@@ -44,7 +44,7 @@ int swctr_nsinit_sync_fd(void);
 /// container. The child blocks every signal and waits to be killed (SIGKILL, also when its parent
 /// dies). With `make_network`, the child also makes a network namespace (owned by the new user
 /// namespace) and then writes one byte to the pipe whose read end is stored in `*ready_fd`
-/// (close-on-exec; end-of-file without the byte: it could not). `*stack` gets the child's own
+/// (close-on-exec): 0 once made, else the errno of its unshare. `*stack` gets the child's own
 /// stack (it may share this process's memory), to give to swctr_userns_holder_release once the
 /// child has been reaped. Returns its pid, or -1 with errno set.
 pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack);
