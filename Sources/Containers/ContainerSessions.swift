@@ -25,9 +25,11 @@ extension ContainerService {
     /// `swctr run` without -d: creates a container from `request` and runs it in the foreground.
     /// Its user namespace is mapped while it is created, and its init, forked from this process,
     /// gets the spec as written instead of reading it back. Returns the container's exit code.
-    public func runForeground(creating request: CreateRequest, store: ImageStore) throws -> Int32 {
+    /// `prepared`: the namespaces `prepareUserNamespace` began for this request, earlier still.
+    public func runForeground(creating request: CreateRequest, store: ImageStore, prepared: PreparedUserNamespace? = nil) throws -> Int32 {
         if request.autoRemove { database.leaveCheckpointToOthers() }
-        let userNamespace = prepareUserNamespace(for: request)
+        let userNamespace = prepared
+            ?? Self.prepareUserNamespace(keepUserID: request.keepUserID, network: request.network.mode, idMaps: context.idMaps)
         let (record, lock, spec) = try createContainer(request, store: store, keepLock: true)
         guard let lock else { throw ContainerError.busy(record.name) }
         return try runForeground(record, lock: lock, userNamespace: userNamespace, spec: spec)
@@ -77,13 +79,14 @@ extension ContainerService {
         return status.shellCode
     }
 
-    /// Starts mapping the user namespace that a container created from `request` would make at
-    /// start, so that the mapping overlaps `create`; nil where that container makes a different
-    /// one (keep-id) or joins another's (`--network container:`).
-    func prepareUserNamespace(for request: CreateRequest) -> PreparedUserNamespace? {
-        if request.keepUserID { return nil }
-        if case .container = request.network.mode { return nil }
-        return PreparedUserNamespace.begin(idMaps: context.idMaps, network: request.network.mode.needsNamespace)
+    /// Starts mapping the user namespace (and making the network namespace) that a container
+    /// with these settings would make at start, so that the work overlaps `create`; nil where that
+    /// container makes a different one (keep-id) or joins another's (`--network container:`).
+    /// `idMaps` must be the ones the service's context has.
+    public static func prepareUserNamespace(keepUserID: Bool, network: NetworkMode, idMaps: IDMapPlan) -> PreparedUserNamespace? {
+        if keepUserID { return nil }
+        if case .container = network { return nil }
+        return PreparedUserNamespace.begin(idMaps: idMaps, network: network.needsNamespace)
     }
 
     /// Removes a container whose lock this process holds; `settings` are its record's (the

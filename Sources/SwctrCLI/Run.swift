@@ -38,10 +38,17 @@ struct Run: ParsableCommand {
             SystemdScope.reexecute(systemdRun: systemdRun, unit: "swctr-run-\(FileSystem.randomHex(bytes: 6))", arguments: CommandLine.arguments)
         }
         do {
+            let idMaps = IDMapPlan.current()
+            // In the foreground the container's namespaces are begun first of all: newuidmap,
+            // newgidmap (two setuid programs) and the network namespace then overlap building the
+            // request and opening the store as well as create (bad flags drop them unused).
+            let prepared = detach ? nil : (try? options.networkRequest()).flatMap {
+                ContainerService.prepareUserNamespace(keepUserID: options.userns == "keep-id", network: $0.mode, idMaps: idMaps)
+            }
             let request = try options.request(image: image, command: command)
-            let session = try Session.open()
+            let session = try Session.open(idMaps: idMaps)
             let service = try session.containers()
-            guard detach else { throw ExitCode(try service.runForeground(creating: request, store: session.store)) }
+            guard detach else { throw ExitCode(try service.runForeground(creating: request, store: session.store, prepared: prepared)) }
             let (record, lock) = try service.create(request, store: session.store, keepLock: true)
             guard let lock else { throw ContainerError.busy(record.name) }
             defer { lock.release() }

@@ -64,12 +64,11 @@ struct Session {
     let store: ImageStore
     let idMaps: IDMapPlan
 
-    static func open(quiet: Bool = false) throws -> Session {
+    static func open(quiet: Bool = false, idMaps: IDMapPlan = IDMapPlan.current()) throws -> Session {
         let directories = UserDirectories.current()
         let store = try ImageStore(layout: StoreLayout(root: directories.data)) { line in
             if !quiet { printError(line) }
         }
-        let idMaps = IDMapPlan.current()
         if let warning = idMaps.warning { printError("swctr: warning: " + warning) }
         return Session(directories: directories, store: store, idMaps: idMaps)
     }
