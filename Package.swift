@@ -88,6 +88,7 @@ let package = Package(
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups"], linkerSettings: testLibraries),
         .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime", "Network"], linkerSettings: testLibraries),
         .testTarget(name: "HostCheckTests", dependencies: ["HostCheck"], linkerSettings: testLibraries),
+        .testTarget(name: "SwctrCLITests", dependencies: ["SwctrCLI", "RuntimeSpec"], linkerSettings: testLibraries),
         .testTarget(name: "IntegrationTests", dependencies: []),
     ]
 )

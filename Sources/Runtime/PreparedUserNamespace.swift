@@ -84,6 +84,14 @@ public final class PreparedUserNamespace {
         }
     }
 
+    /// Ends the holder and reaps the helpers now, unused (as dropping the last reference would).
+    /// Before this process execs another program: the holder shares its memory and would outlive
+    /// the exec.
+    public func abandon() {
+        _ = try? maps.finish()
+        endHolder()
+    }
+
     private func endHolder() {
         networkReady?.close()
         networkReady = nil

@@ -30,20 +30,34 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        try run(early: nil)
+    }
+
+    /// `early`: namespaces begun before the arguments were parsed (`EarlyRunStart`), used where
+    /// they fit what was parsed.
+    func run(early: EarlyRunStart?) throws {
         if !detach, (try? options.resources.limits().requirements.isEmpty) == false, !SystemdScope.isInside(),
            case .systemdScope(let systemdRun) = CgroupHost.current().placement {
             // In the foreground this process is the container's monitor: for limits it needs a
             // delegated cgroup of its own, a new systemd scope (returns only if systemd-run cannot
             // be run). Without limits a foreground run skips systemd-run's cost at start-up.
+            early?.namespaces?.abandon()
             SystemdScope.reexecute(systemdRun: systemdRun, unit: "swctr-run-\(FileSystem.randomHex(bytes: 6))", arguments: CommandLine.arguments)
         }
         do {
-            let idMaps = IDMapPlan.current()
+            let idMaps = early?.idMaps ?? IDMapPlan.current()
             // In the foreground the container's namespaces are begun first of all: newuidmap,
             // newgidmap (two setuid programs) and the network namespace then overlap building the
             // request and opening the store as well as create (bad flags drop them unused).
-            let prepared = detach ? nil : (try? options.networkRequest()).flatMap {
-                ContainerService.prepareUserNamespace(keepUserID: options.userns == "keep-id", network: $0.mode, idMaps: idMaps)
+            var prepared: PreparedUserNamespace?
+            if !detach, let network = try? options.networkRequest() {
+                let keepUserID = options.userns == "keep-id"
+                if let made = early?.namespaces, EarlyRunStart.fits(keepUserID: keepUserID, network: network.mode) {
+                    prepared = made
+                } else {
+                    early?.namespaces?.abandon()
+                    prepared = ContainerService.prepareUserNamespace(keepUserID: keepUserID, network: network.mode, idMaps: idMaps)
+                }
             }
             let request = try options.request(image: image, command: command)
             let session = try Session.open(idMaps: idMaps)

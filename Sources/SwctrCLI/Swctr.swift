@@ -34,7 +34,7 @@ public struct Swctr: ParsableCommand {
     /// milliseconds of reflection that `swctr run` would pay before it starts a container. Anything the
     /// command cannot parse alone (help, a wrong flag, no arguments) returns false, and the root parser
     /// reads the arguments again and reports them exactly as before.
-    public static func runStandaloneCommand(_ arguments: [String]) -> Bool {
+    public static func runStandaloneCommand(_ arguments: [String], early: EarlyRunStart? = nil) -> Bool {
         guard let name = arguments.first,
               let command = configuration.subcommands.first(where: {
                   $0.configuration.commandName == name && $0.configuration._superCommandName == commandName
@@ -47,7 +47,7 @@ public struct Swctr: ParsableCommand {
               ObjectIdentifier(type(of: parsed)) == ObjectIdentifier(command)
         else { return false }
         do {
-            try parsed.run()
+            if let run = parsed as? Run { try run.run(early: early) } else { try parsed.run() }
         } catch let code as ExitCode {
             // What exit(withError:) does with an exit code, without building a message first.
             Glibc.exit(code.rawValue)

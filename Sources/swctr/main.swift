@@ -47,6 +47,7 @@ if arguments.count >= 2 {
         break
     }
 }
-if !Swctr.runStandaloneCommand(Array(arguments.dropFirst())) {
+// A foreground `run` begins its container's namespaces before its arguments are parsed.
+if !Swctr.runStandaloneCommand(Array(arguments.dropFirst()), early: EarlyRunStart.begin(Array(arguments.dropFirst()))) {
     Swctr.main()
 }
