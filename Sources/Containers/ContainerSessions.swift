@@ -84,9 +84,17 @@ extension ContainerService {
     /// container makes a different one (keep-id) or joins another's (`--network container:`).
     /// `idMaps` must be the ones the service's context has.
     public static func prepareUserNamespace(keepUserID: Bool, network: NetworkMode, idMaps: IDMapPlan) -> PreparedUserNamespace? {
-        if keepUserID { return nil }
-        if case .container = network { return nil }
+        guard joinsPreparedNamespaces(keepUserID: keepUserID, network: network) else { return nil }
         return PreparedUserNamespace.begin(idMaps: idMaps, network: network.needsNamespace)
+    }
+
+    /// Whether a container with these settings makes its own user namespace with the usual maps,
+    /// the kind a prepared one stands in for (keep-id has other maps; `--network container:`
+    /// enters another container's).
+    public static func joinsPreparedNamespaces(keepUserID: Bool, network: NetworkMode) -> Bool {
+        if keepUserID { return false }
+        if case .container = network { return false }
+        return true
     }
 
     /// Removes a container whose lock this process holds; `settings` are its record's (the

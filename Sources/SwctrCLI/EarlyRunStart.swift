@@ -38,8 +38,6 @@ public struct EarlyRunStart {
     /// its own user namespace with the usual maps (a network namespace it does not need stays
     /// unused).
     static func fits(keepUserID: Bool, network: NetworkMode) -> Bool {
-        if keepUserID { return false }
-        if case .container = network { return false }
-        return true
+        ContainerService.joinsPreparedNamespaces(keepUserID: keepUserID, network: network)
     }
 }
