@@ -4,27 +4,22 @@ import CCrypto
 import ImageReference
 
 /// SHA-256 over a stream of bytes (OpenSSL's libcrypto: hardware-accelerated where the CPU has it).
+///
+/// It uses libcrypto's low-level SHA256_* functions, not EVP: those run the same block code, and
+/// need no provider. EVP's first fetch of SHA-256 set up the default provider (name maps,
+/// algorithm tables), about 0.5 ms of every `swctr run`, which hashes one small key.
 public final class ContentHasher {
-    private let context: OpaquePointer
+    private let context: UnsafeMutablePointer<SHA256_CTX>
 
     public init() {
-        context = EVP_MD_CTX_new()
-        EVP_DigestInit_ex(context, Self.sha256, nil)
+        context = .allocate(capacity: 1)
+        SHA256_Init(context)
     }
 
-    /// SHA-256 from the default provider, fetched once. libcrypto is set up without reading
-    /// openssl.cnf and without its exit handler: this copy of it (linked into swctr) only hashes,
-    /// and the two took about 1 ms of every `swctr run` (TLS goes through libcurl's own libssl).
-    /// (An EVP_MD is immutable once fetched and may be used from any thread.)
-    nonisolated(unsafe) private static let sha256: OpaquePointer? = {
-        _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT), nil)
-        return EVP_MD_fetch(nil, "SHA256", nil)
-    }()
-
-    deinit { EVP_MD_CTX_free(context) }
+    deinit { context.deallocate() }
 
     public func update(_ bytes: UnsafeRawBufferPointer) {
-        if bytes.count > 0 { EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) }
+        if bytes.count > 0 { SHA256_Update(context, bytes.baseAddress, bytes.count) }
     }
 
     public func update(_ bytes: [UInt8]) {
@@ -32,10 +27,9 @@ public final class ContentHasher {
     }
 
     public func finish() -> Digest {
-        var output = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        EVP_DigestFinal_ex(context, &output, &length)
-        return Digest(algorithm: "sha256", hex: output.map { Self.hex($0) }.joined())
+        var output = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+        SHA256_Final(&output, context)
+        return Digest(algorithm: "sha256", hex: Self.hex(output))
     }
 
     public static func digest(of bytes: [UInt8]) -> Digest {
@@ -44,8 +38,15 @@ public final class ContentHasher {
         return hasher.finish()
     }
 
-    static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
+    /// Lowercase hex of `bytes`, built as ASCII.
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xf)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -23,15 +23,24 @@ public struct EarlyRunStart {
     /// container's own arguments) only costs the head start.
     static func looksLikeForegroundRun(_ arguments: [String]) -> Bool {
         guard arguments.count > 1, arguments[0] == "run" else { return false }
+        // Compared as bytes: String's substring search is generic code whose first use costs
+        // more than the rest of this function.
         for argument in arguments.dropFirst() {
+            let bytes = Array(argument.utf8)
             if argument == "--detach" || argument.hasPrefix("--detach=") || argument == "--help" || argument == "-h"
-                || argument.hasPrefix("--userns") || argument.hasPrefix("container:") || argument.contains("=container:") {
+                || argument.hasPrefix("--userns") || argument.hasPrefix("container:") || contains(bytes, "=container:") {
                 return false
             }
             // -d, alone or among other one-letter flags (-dit).
-            if argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.contains("d") { return false }
+            if argument.hasPrefix("-") && !argument.hasPrefix("--") && bytes.contains(UInt8(ascii: "d")) { return false }
         }
         return true
+    }
+
+    private static func contains(_ bytes: [UInt8], _ part: StaticString) -> Bool {
+        let needle = UnsafeBufferPointer(start: part.utf8Start, count: part.utf8CodeUnitCount)
+        guard bytes.count >= needle.count else { return false }
+        return (0...(bytes.count - needle.count)).contains { start in bytes[start..<start + needle.count].elementsEqual(needle) }
     }
 
     /// Whether namespaces begun this way are the ones a container with these settings would make:

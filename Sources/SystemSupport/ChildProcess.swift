@@ -135,10 +135,11 @@ public enum ChildProcess {
 
     /// Looks a program up in PATH (or the given directories).
     public static func findExecutable(_ name: String, searchPath: String? = nil) -> String? {
-        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        if name.utf8.contains(UInt8(ascii: "/")) { return access(name, X_OK) == 0 ? name : nil }
         let path = searchPath ?? ProcessEnvironment.current["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in (path + ":/usr/sbin:/usr/bin:/sbin:/bin").split(separator: ":") {
-            let candidate = directory + "/" + name
+        // Split as bytes: this runs at every `swctr run`, and Substring's generic code is slower.
+        for directory in (path + ":/usr/sbin:/usr/bin:/sbin:/bin").utf8.split(separator: UInt8(ascii: ":")) {
+            let candidate = String(decoding: directory, as: UTF8.self) + "/" + name
             if access(candidate, X_OK) == 0 { return candidate }
         }
         return nil
