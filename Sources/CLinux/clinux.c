@@ -2,6 +2,9 @@
 #include "clinux.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <linux/filter.h>
 #include <linux/fs.h>
 #include <net/if.h>
@@ -155,6 +158,70 @@ int swctr_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
     posix_spawnattr_destroy(&attr);
     if (rc) { errno = rc; return -1; }
     return 0;
+}
+
+struct swctr_spawn_batch {
+    pthread_t thread;
+    int count;
+    char *const *paths;
+    char *const *const *argvs;
+    char *const *envp;
+    int stdin_fd;
+    int failure;
+    struct { int output_fd; pid_t pid; } programs[];
+};
+
+static void *spawn_batch_run(void *argument) {
+    struct swctr_spawn_batch *batch = argument;
+    for (int i = 0; i < batch->count; i++) {
+        const int targets[3] = {0, 1, 2};
+        const int output = batch->programs[i].output_fd;
+        const int sources[3] = {batch->stdin_fd, output, output};
+        if (swctr_spawn(&batch->programs[i].pid, batch->paths[i], batch->argvs[i], batch->envp, targets, sources, 3, 0) < 0) {
+            batch->programs[i].pid = 0;
+            batch->failure = errno;
+            break;
+        }
+    }
+    return NULL;
+}
+
+struct swctr_spawn_batch *swctr_spawn_batch_start(int count, char *const *paths, char *const *const *argvs,
+                                                  char *const envp[], const int *output_fds, int stdin_fd) {
+    struct swctr_spawn_batch *batch = calloc(1, sizeof *batch + (size_t)count * sizeof batch->programs[0]);
+    if (!batch) return NULL;
+    batch->count = count;
+    batch->paths = paths;
+    batch->argvs = argvs;
+    batch->envp = envp;
+    for (int i = 0; i < count; i++) batch->programs[i].output_fd = output_fds[i];
+    batch->stdin_fd = stdin_fd;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    // posix_spawn runs the child on a stack of its own: this thread needs little.
+    pthread_attr_setstacksize(&attributes, 64 * 1024);
+    // The thread starts with the signal mask of its creator: all blocked, so every signal stays
+    // the main thread's.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    int rc = pthread_create(&batch->thread, &attributes, spawn_batch_run, batch);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    pthread_attr_destroy(&attributes);
+    if (rc) {
+        free(batch);
+        errno = rc;
+        return NULL;
+    }
+    return batch;
+}
+
+int swctr_spawn_batch_finish(struct swctr_spawn_batch *batch, pid_t *pids) {
+    pthread_join(batch->thread, NULL);
+    for (int i = 0; i < batch->count; i++) pids[i] = batch->programs[i].pid;
+    int failure = batch->failure;
+    free(batch);
+    return failure;
 }
 
 int swctr_ofd_lock(int fd, int exclusive, int wait) {

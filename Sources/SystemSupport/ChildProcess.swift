@@ -105,28 +105,41 @@ public enum ChildProcess {
 
     /// Starts the programs at once, each with its own stdout+stderr pipe; `wait()` collects them.
     /// If one cannot be started, those started are still there for `wait()`, which throws then.
+    /// They are spawned by a thread of its own, so the caller goes on at once instead of waiting
+    /// for each exec (see `swctr_spawn_batch_start`); where no thread can be started, here.
     public static func startConcurrently(_ programs: [(path: String, arguments: [String])],
                                          environment: [String] = []) -> ConcurrentPrograms {
-        var started: [(pid: ProcessID, output: FileDescriptor)] = []
         let devNull: FileDescriptor
         do { devNull = try FileDescriptor.open("/dev/null", O_RDONLY) } catch { return ConcurrentPrograms(started: [], failure: error) }
-        defer { devNull.close() }
-        for program in programs {
+        var pipes: [(read: FileDescriptor, write: FileDescriptor)] = []
+        for _ in programs {
             var pipeFds: [Int32] = [0, 0]
             do {
                 try systemCall("pipe2") { swctr_pipe2(&pipeFds, O_CLOEXEC) }
             } catch {
-                return ConcurrentPrograms(started: started, failure: error)
+                devNull.close()
+                for pipe in pipes { pipe.read.close(); pipe.write.close() }
+                return ConcurrentPrograms(started: [], failure: error)
             }
-            let readEnd = FileDescriptor(rawValue: pipeFds[0])
-            let writeEnd = FileDescriptor(rawValue: pipeFds[1])
-            defer { writeEnd.close() }
+            pipes.append((FileDescriptor(rawValue: pipeFds[0]), FileDescriptor(rawValue: pipeFds[1])))
+        }
+        let strings = SpawnStrings(programs, environment: environment)
+        let outputs = pipes.map(\.write.rawValue)
+        if let batch = swctr_spawn_batch_start(Int32(programs.count), strings.paths, strings.argvs, strings.environment,
+                                               outputs, devNull.rawValue) {
+            return ConcurrentPrograms(spawning: .init(batch: batch, strings: strings, pipes: pipes, devNull: devNull))
+        }
+        defer { devNull.close() }
+        var started: [(pid: ProcessID, output: FileDescriptor)] = []
+        for (program, pipe) in zip(programs, pipes) {
+            defer { pipe.write.close() }
             do {
                 let pid = try spawn(program.path, arguments: program.arguments, environment: environment,
-                                    fileDescriptors: [0: devNull, 1: writeEnd, 2: writeEnd])
-                started.append((pid, readEnd))
+                                    fileDescriptors: [0: devNull, 1: pipe.write, 2: pipe.write])
+                started.append((pid, pipe.read))
             } catch {
-                readEnd.close()
+                pipe.read.close()
+                for unused in pipes.dropFirst(started.count + 1) { unused.read.close(); unused.write.close() }
                 return ConcurrentPrograms(started: started, failure: error)
             }
         }
@@ -148,17 +161,50 @@ public enum ChildProcess {
 
 /// Programs `ChildProcess.startConcurrently` started, not yet waited for.
 public final class ConcurrentPrograms {
+    /// A spawning thread not yet joined, with what it uses.
+    struct Spawning {
+        let batch: OpaquePointer
+        let strings: SpawnStrings
+        let pipes: [(read: FileDescriptor, write: FileDescriptor)]
+        let devNull: FileDescriptor
+    }
+
+    private var spawning: Spawning?
     private var started: [(pid: ProcessID, output: FileDescriptor)]
-    private let failure: SystemCallError?
+    private var failure: SystemCallError?
 
     init(started: [(pid: ProcessID, output: FileDescriptor)], failure: SystemCallError?) {
         self.started = started
         self.failure = failure
     }
 
+    init(spawning: Spawning) {
+        self.spawning = spawning
+        self.started = []
+    }
+
+    /// Joins the spawning thread: its programs become `started`, the pipes' write ends close.
+    private func joinSpawning() {
+        guard let spawning else { return }
+        self.spawning = nil
+        var pids = [pid_t](repeating: 0, count: spawning.pipes.count)
+        let error = swctr_spawn_batch_finish(spawning.batch, &pids)
+        spawning.devNull.close()
+        for (pid, pipe) in zip(pids, spawning.pipes) {
+            pipe.write.close()
+            if pid > 0 { started.append((ProcessID(rawValue: pid), pipe.read)) } else { pipe.read.close() }
+        }
+        if error != 0 {
+            let path = spawning.strings.path(at: started.count)
+            failure = SystemCallError("spawn", on: path, errno: error)
+        }
+        withExtendedLifetime(spawning.strings) {}
+    }
+
     /// Waits for every program; their exit statuses and output, in the order given. Throws the
     /// error that kept one from starting (the others have been waited for then).
     public func wait() throws(SystemCallError) -> [(status: ExitStatus, output: String)] {
+        joinSpawning()
         var results: [(status: ExitStatus, output: String)] = []
         for child in started {
             let output = (try? child.output.readAll(limit: 1 << 20)) ?? []
@@ -172,4 +218,56 @@ public final class ConcurrentPrograms {
     }
 
     deinit { _ = try? wait() }
+}
+
+/// C copies of programs' paths and arguments and of an environment, for a spawn that outlives the
+/// call that asked for it; freed with this object.
+final class SpawnStrings {
+    let paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    let argvs: UnsafeMutablePointer<UnsafePointer<UnsafeMutablePointer<CChar>?>?>
+    let environment: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    private let count: Int
+
+    init(_ programs: [(path: String, arguments: [String])], environment: [String]) {
+        count = programs.count
+        paths = .allocate(capacity: count)
+        argvs = .allocate(capacity: count)
+        for (index, program) in programs.enumerated() {
+            paths[index] = strdup(program.path)
+            argvs[index] = UnsafePointer(Self.copy(program.arguments))
+        }
+        self.environment = Self.copy(environment)
+    }
+
+    func path(at index: Int) -> String {
+        guard index < count, let path = paths[index] else { return "" }
+        return String(cString: path)
+    }
+
+    /// A NULL-terminated array of copies.
+    private static func copy(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        let array = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+        for (index, string) in strings.enumerated() { array[index] = strdup(string) }
+        array[strings.count] = nil
+        return array
+    }
+
+    private static func free(_ array: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) {
+        var index = 0
+        while let string = array[index] {
+            Glibc.free(string)
+            index += 1
+        }
+        array.deallocate()
+    }
+
+    deinit {
+        for index in 0..<count {
+            Glibc.free(paths[index])
+            if let argv = argvs[index] { Self.free(UnsafeMutablePointer(mutating: argv)) }
+        }
+        paths.deallocate()
+        argvs.deallocate()
+        Self.free(environment)
+    }
 }

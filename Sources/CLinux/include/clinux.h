@@ -53,6 +53,23 @@ int swctr_wtermsig(int status);
 int swctr_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                 const int *fd_targets, const int *fd_sources, int fd_count, int new_session);
 
+/// Programs being spawned by a thread of their own (`swctr_spawn_batch_start`).
+struct swctr_spawn_batch;
+
+/// Starts a thread that spawns `count` programs one after another, each as `swctr_spawn` would
+/// with stdin from `stdin_fd` and stdout and stderr to `output_fds[i]`: posix_spawn keeps its
+/// caller waiting until the program has been exec'd, which for a setuid helper is about half a
+/// millisecond the caller can spend on other work. The thread has every signal blocked. `paths`,
+/// `argvs` and `envp` must stay valid until `swctr_spawn_batch_finish` (`output_fds` is copied).
+/// NULL (errno set) when no thread could be started.
+struct swctr_spawn_batch *swctr_spawn_batch_start(int count, char *const *paths, char *const *const *argvs,
+                                                  char *const envp[], const int *output_fds, int stdin_fd);
+
+/// Waits for the thread and frees the batch: `pids[i]` is each program's pid, or 0 when it was not
+/// started. Returns 0, or the error number of the first spawn that failed (later ones were not
+/// tried).
+int swctr_spawn_batch_finish(struct swctr_spawn_batch *batch, pid_t *pids);
+
 /// Open-file-description locks (F_OFD_*): held by the open file, inherited by children that get the fd.
 /// Returns 0, or -1/errno (EAGAIN when another holder has it and wait is 0).
 int swctr_ofd_lock(int fd, int exclusive, int wait);
