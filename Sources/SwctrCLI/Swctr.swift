@@ -101,8 +101,10 @@ func fail(_ error: Error, exitCode: Int32) -> ExitCode {
 
 /// How to reach registries: `--tls-verify`, `--authfile`, `--creds`, as Podman spells them.
 struct RegistryOptions: ParsableArguments {
-    @Option(name: .customLong("tls-verify"), help: "Require HTTPS with a verified certificate (false also allows plain HTTP).")
-    var tlsVerify: Bool = true
+    // Optional, for the reason given in CreateOptions.
+    @Option(name: .customLong("tls-verify"), help: "Require HTTPS with a verified certificate (false also allows plain HTTP) (default: true).")
+    var tlsVerifyGiven: Bool?
+    var tlsVerify: Bool { tlsVerifyGiven ?? true }
 
     @Option(help: "The credentials file to use (default: the containers auth.json files, then ~/.docker/config.json).")
     var authfile: String?
