@@ -174,27 +174,39 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     unsetenv("_SWCTR_NSINIT");
 }
 
-pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_count, int child_sync_fd,
-                        unsigned long flags, pid_t target, unsigned long join, int userns_fd, int netns_fd,
-                        void (*body)(void *), void *context) {
-    pid_t pid = fork();
-    if (pid != 0) return pid;
-    // The child: what posix_spawn does for a spawned role (fd layout, signals), then the
-    // constructor's steps, then the role itself; it never returns.
+// What swctr_nsinit_fork's child is to do, read by it from its parent's memory or a copy of it.
+struct nsinit_start {
+    const int *fd_targets;
+    const int *fd_sources;
+    int fd_count;
+    int child_sync_fd;
+    unsigned long flags;
+    pid_t target;
+    unsigned long join;
+    int userns_fd;
+    int netns_fd;
+    void (*body)(void *);
+    void *context;
+};
+
+// The child: what posix_spawn does for a spawned role (fd layout, signals), then the constructor's
+// steps, then the role itself; it never returns.
+static int nsinit_child(void *argument) {
+    const struct nsinit_start *start = argument;
     // Sources are first moved above every source and target, so no dup2 clobbers a later one.
-    int high = child_sync_fd;
-    for (int i = 0; i < fd_count; i++) {
-        if (fd_sources[i] > high) high = fd_sources[i];
-        if (fd_targets[i] > high) high = fd_targets[i];
+    int high = start->child_sync_fd;
+    for (int i = 0; i < start->fd_count; i++) {
+        if (start->fd_sources[i] > high) high = start->fd_sources[i];
+        if (start->fd_targets[i] > high) high = start->fd_targets[i];
     }
     high++;
-    for (int i = 0; i < fd_count; i++) {
-        if (dup2(fd_sources[i], high + i) < 0) _exit(125);
+    for (int i = 0; i < start->fd_count; i++) {
+        if (dup2(start->fd_sources[i], high + i) < 0) _exit(125);
     }
     int max_target = 2;
-    for (int i = 0; i < fd_count; i++) {
-        if (dup2(high + i, fd_targets[i]) < 0) _exit(125);
-        if (fd_targets[i] > max_target) max_target = fd_targets[i];
+    for (int i = 0; i < start->fd_count; i++) {
+        if (dup2(high + i, start->fd_targets[i]) < 0) _exit(125);
+        if (start->fd_targets[i] > max_target) max_target = start->fd_targets[i];
     }
     closefrom(max_target + 1);
     struct sigaction standard;
@@ -204,11 +216,45 @@ pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_cou
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    sync_fd = child_sync_fd;
+    sync_fd = start->child_sync_fd;
     if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
-    enter_namespaces(flags, target, join, userns_fd, netns_fd);
-    body(context);
+    enter_namespaces(start->flags, start->target, start->join, start->userns_fd, start->netns_fd);
+    start->body(start->context);
     _exit(125);
+}
+
+// The stack of a child that shares its parent's memory; its pid 1 goes on with a copy of it, so it
+// is as large as a thread's (only the pages used are ever allocated).
+#define NSINIT_CHILD_STACK_SIZE (8 * 1024 * 1024)
+
+pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_count, int child_sync_fd,
+                        unsigned long flags, pid_t target, unsigned long join, int userns_fd, int netns_fd,
+                        void (*body)(void *), void *context) {
+    struct nsinit_start start = {fd_targets, fd_sources, fd_count, child_sync_fd, flags, target, join,
+                                 userns_fd, netns_fd, body, context};
+    // A container's init in namespaces made ahead: the first child only joins them, makes the rest
+    // and clones pid 1, with no answer to wait for from this process. It shares this process's
+    // memory while this process waits (CLONE_VFORK), as posix_spawn's child does: cloning it copies
+    // no page tables and ending it tears none down (about 0.3 ms each for swctr's address space).
+    // Pid 1 gets the copy of the memory, as it would from fork. Every other case (a user namespace
+    // the child makes and this process maps, another container's namespaces) forks.
+    if ((flags & CLONE_NEWPID) && userns_fd >= 0 && target <= 0) {
+        void *stack = mmap(NULL, NSINIT_CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (stack != MAP_FAILED) {
+            // The child sets sync_fd (its pid 1 needs it) in this process's memory: put it back.
+            int own_sync_fd = sync_fd;
+            pid_t pid = clone(nsinit_child, (char *)stack + NSINIT_CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+            int saved = errno;
+            sync_fd = own_sync_fd;
+            munmap(stack, NSINIT_CHILD_STACK_SIZE);
+            errno = saved;
+            return pid;
+        }
+    }
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    return nsinit_child(&start);
 }
 
 #if defined(__x86_64__) || defined(__aarch64__)
