@@ -54,6 +54,7 @@ struct RootDirectory {
         // Most destinations exist: one lookup (the walk below resolves the same way, prefix by prefix).
         let direct = swctr_openat2(fd.rawValue, path.isEmpty ? "." : path, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
         if direct >= 0 { return FileDescriptor(rawValue: direct) }
+        let directError = errno
         let components = path.split(separator: "/").map(String.init)
         // Most missing ones are a new entry in a directory that exists (dev/null in a new /dev):
         // start from that directory; else walk from the root.
@@ -61,6 +62,8 @@ struct RootDirectory {
         let parent = components.count > 1
             ? swctr_openat2(fd.rawValue, Self.join(components.dropLast()), UInt64(pathOnly | O_DIRECTORY | O_CLOEXEC), 0, Self.resolve) : -1
         if parent >= 0 { first = components.count - 1 }
+        // Known missing: the last component when the direct lookup found nothing and its parent is there.
+        let knownMissing = directError == ENOENT && (parent >= 0 || components.count == 1)
         var current = parent >= 0 ? FileDescriptor(rawValue: parent) : try FileDescriptor(rawValue: systemCall("openat2", on: "/") {
             swctr_openat2(fd.rawValue, ".", UInt64(pathOnly | O_DIRECTORY | O_CLOEXEC), 0, Self.resolve)
         })
@@ -68,14 +71,25 @@ struct RootDirectory {
             let component = components[index]
             let isLast = index == components.count - 1
             let prefix = Self.join(components[0...index])
-            var opened = swctr_openat2(fd.rawValue, prefix, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
-            if opened < 0 && errno == ENOENT {
-                // Create it in the directory we hold (resolved inside the root).
-                let parentFD = swctr_openat2(current.rawValue, ".", UInt64(O_RDONLY | O_DIRECTORY | O_CLOEXEC), 0, 0)
-                if parentFD >= 0 {
-                    defer { close(parentFD) }
+            var opened: Int32 = -1
+            if !(knownMissing && isLast) {
+                opened = swctr_openat2(fd.rawValue, prefix, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
+            }
+            if opened < 0 && (knownMissing && isLast || errno == ENOENT) {
+                // Create it in the directory we hold (resolved inside the root; an O_PATH descriptor
+                // serves as the directory of *at calls). Neither call follows a symbolic link: an
+                // entry there already (a dangling link) is EEXIST, and looked at below.
+                let made: Bool
+                if isLast && !directory {
+                    let created = openat(current.rawValue, component, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+                    if created >= 0 { close(created) }
+                    made = created >= 0
+                } else {
+                    made = mkdirat(current.rawValue, component, mode) == 0
+                }
+                if !made && errno == EEXIST {
                     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-                    let length = readlinkat(parentFD, component, &buffer, buffer.count - 1)
+                    let length = readlinkat(current.rawValue, component, &buffer, buffer.count - 1)
                     if length > 0 {
                         // A dangling symlink: make what it points to, inside the root.
                         buffer[length] = 0
@@ -85,12 +99,6 @@ struct RootDirectory {
                         current.close()
                         return try ensure(Self.normalize(base + target.split(separator: "/").map(String.init) + rest),
                                           directory: directory, mode: mode, depth: depth + 1)
-                    }
-                    if isLast && !directory {
-                        let created = openat(parentFD, component, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-                        if created >= 0 { close(created) }
-                    } else {
-                        mkdirat(parentFD, component, mode)
                     }
                 }
                 opened = swctr_openat2(fd.rawValue, prefix, UInt64(pathOnly | O_CLOEXEC), 0, Self.resolve)
