@@ -2,6 +2,7 @@
 // OCI/Docker image formats it speaks. Every byte it hands on has been checked against its digest.
 import CCrypto
 import ImageReference
+import SystemSupport
 
 /// SHA-256 over a stream of bytes (OpenSSL's libcrypto: hardware-accelerated where the CPU has it).
 ///
@@ -29,24 +30,12 @@ public final class ContentHasher {
     public func finish() -> Digest {
         var output = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
         SHA256_Final(&output, context)
-        return Digest(algorithm: "sha256", hex: Self.hex(output))
+        return Digest(algorithm: "sha256", hex: FileSystem.hex(output))
     }
 
     public static func digest(of bytes: [UInt8]) -> Digest {
         let hasher = ContentHasher()
         hasher.update(bytes)
         return hasher.finish()
-    }
-
-    /// Lowercase hex of `bytes`, built as ASCII.
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xf)])
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 }

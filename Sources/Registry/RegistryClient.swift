@@ -215,7 +215,7 @@ public final class RegistryClient: @unchecked Sendable {
                  UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 result.append(Character(Unicode.Scalar(byte)))
             default:
-                result += "%" + ContentHasher.hex([byte]).uppercased()
+                result += "%" + FileSystem.hex([byte]).uppercased()
             }
         }
         return result
