@@ -168,6 +168,7 @@ struct swctr_spawn_batch {
     char *const *envp;
     int stdin_fd;
     int failure;
+    int threaded;
     struct { int output_fd; pid_t pid; } programs[];
 };
 
@@ -205,19 +206,16 @@ struct swctr_spawn_batch *swctr_spawn_batch_start(int count, char *const *paths,
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    int rc = pthread_create(&batch->thread, &attributes, spawn_batch_run, batch);
+    batch->threaded = pthread_create(&batch->thread, &attributes, spawn_batch_run, batch) == 0;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     pthread_attr_destroy(&attributes);
-    if (rc) {
-        free(batch);
-        errno = rc;
-        return NULL;
-    }
+    // No thread to be had: spawned here, as posix_spawn alone would.
+    if (!batch->threaded) spawn_batch_run(batch);
     return batch;
 }
 
 int swctr_spawn_batch_finish(struct swctr_spawn_batch *batch, pid_t *pids) {
-    pthread_join(batch->thread, NULL);
+    if (batch->threaded) pthread_join(batch->thread, NULL);
     for (int i = 0; i < batch->count; i++) pids[i] = batch->programs[i].pid;
     int failure = batch->failure;
     free(batch);

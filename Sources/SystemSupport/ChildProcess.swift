@@ -106,7 +106,7 @@ public enum ChildProcess {
     /// Starts the programs at once, each with its own stdout+stderr pipe; `wait()` collects them.
     /// If one cannot be started, those started are still there for `wait()`, which throws then.
     /// They are spawned by a thread of its own, so the caller goes on at once instead of waiting
-    /// for each exec (see `swctr_spawn_batch_start`); where no thread can be started, here.
+    /// for each exec (see `swctr_spawn_batch_start`).
     public static func startConcurrently(_ programs: [(path: String, arguments: [String])],
                                          environment: [String] = []) -> ConcurrentPrograms {
         let devNull: FileDescriptor
@@ -124,26 +124,14 @@ public enum ChildProcess {
             pipes.append((FileDescriptor(rawValue: pipeFds[0]), FileDescriptor(rawValue: pipeFds[1])))
         }
         let strings = SpawnStrings(programs, environment: environment)
-        let outputs = pipes.map(\.write.rawValue)
-        if let batch = swctr_spawn_batch_start(Int32(programs.count), strings.paths, strings.argvs, strings.environment,
-                                               outputs, devNull.rawValue) {
-            return ConcurrentPrograms(spawning: .init(batch: batch, strings: strings, pipes: pipes, devNull: devNull))
+        guard let batch = swctr_spawn_batch_start(Int32(programs.count), strings.paths, strings.argvs, strings.environment,
+                                                  pipes.map(\.write.rawValue), devNull.rawValue) else {
+            let error = SystemCallError("spawn", on: programs.first?.path)
+            devNull.close()
+            for pipe in pipes { pipe.read.close(); pipe.write.close() }
+            return ConcurrentPrograms(started: [], failure: error)
         }
-        defer { devNull.close() }
-        var started: [(pid: ProcessID, output: FileDescriptor)] = []
-        for (program, pipe) in zip(programs, pipes) {
-            defer { pipe.write.close() }
-            do {
-                let pid = try spawn(program.path, arguments: program.arguments, environment: environment,
-                                    fileDescriptors: [0: devNull, 1: pipe.write, 2: pipe.write])
-                started.append((pid, pipe.read))
-            } catch {
-                pipe.read.close()
-                for unused in pipes.dropFirst(started.count + 1) { unused.read.close(); unused.write.close() }
-                return ConcurrentPrograms(started: started, failure: error)
-            }
-        }
-        return ConcurrentPrograms(started: started, failure: nil)
+        return ConcurrentPrograms(spawning: .init(batch: batch, strings: strings, pipes: pipes, devNull: devNull))
     }
 
     /// Looks a program up in PATH (or the given directories).

@@ -59,9 +59,10 @@ struct swctr_spawn_batch;
 /// Starts a thread that spawns `count` programs one after another, each as `swctr_spawn` would
 /// with stdin from `stdin_fd` and stdout and stderr to `output_fds[i]`: posix_spawn keeps its
 /// caller waiting until the program has been exec'd, which for a setuid helper is about half a
-/// millisecond the caller can spend on other work. The thread has every signal blocked. `paths`,
-/// `argvs` and `envp` must stay valid until `swctr_spawn_batch_finish` (`output_fds` is copied).
-/// NULL (errno set) when no thread could be started.
+/// millisecond the caller can spend on other work. The thread has every signal blocked; where no
+/// thread can be started, the programs are spawned before this returns. `paths`, `argvs` and
+/// `envp` must stay valid until `swctr_spawn_batch_finish` (`output_fds` is copied). NULL (errno
+/// set) only when no memory could be had.
 struct swctr_spawn_batch *swctr_spawn_batch_start(int count, char *const *paths, char *const *const *argvs,
                                                   char *const envp[], const int *output_fds, int stdin_fd);
 
