@@ -13,8 +13,10 @@ BINARY := .build/release/swctr
 # names at run time (Package.swift sets this for our own targets; see there).
 METADATA_ACCESSORS := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
 
+# --disable-local-rpath: the binary needs no library beside it, and with $ORIGIN in its run path
+# the loader looked for each of its shared libraries there first (26 failed calls at each start).
 build:
-	$(SWIFT) build -c release --static-swift-stdlib --product swctr $(METADATA_ACCESSORS)
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product swctr $(METADATA_ACCESSORS)
 	@ls -l $(BINARY)
 
 install: build

@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "Registry"], linkerSettings: testLibraries),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "ImageReference"], linkerSettings: testLibraries),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups"], linkerSettings: testLibraries),
-        .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime", "Network"], linkerSettings: testLibraries),
+        .testTarget(name: "RuntimeSpecTests", dependencies: ["RuntimeSpec", "Runtime", "Network", "Rootfs"], linkerSettings: testLibraries),
         .testTarget(name: "HostCheckTests", dependencies: ["HostCheck"], linkerSettings: testLibraries),
         .testTarget(name: "SwctrCLITests", dependencies: ["SwctrCLI", "RuntimeSpec"], linkerSettings: testLibraries),
         .testTarget(name: "IntegrationTests", dependencies: []),

@@ -28,7 +28,7 @@ public struct ContainerContext {
     }
 
     public func directory(of id: String) -> ContainerDirectory {
-        ContainerDirectory(path: layout.containersDirectory + "/" + id)
+        ContainerDirectory(path: layout.containersDirectory + "/" + id, mountPoint: layout.rootfsMountPoint)
     }
 
     /// The id maps a container's processes get: the user's, or keep-id's variant of them.

@@ -153,7 +153,12 @@ struct NetworkStart {
 public enum PublishedPortsFile {
     static func path(_ directory: ContainerDirectory) -> String { directory.path + "/ports.json" }
 
+    /// No ports, no file (readers fall back to the record's, none either).
     static func write(_ ports: [PortMapping], directory: ContainerDirectory) {
+        if ports.isEmpty {
+            unlink(path(directory))
+            return
+        }
         guard let data = try? JSONEncoder().encode(ports) else { return }
         try? FileSystem.writeAtomically(path(directory), Array(data), mode: 0o600, durable: false)  // rewritten at each start
     }

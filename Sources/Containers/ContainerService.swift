@@ -154,7 +154,10 @@ public final class ContainerService {
     }
 
     /// `create`, also returning the spec it wrote (a foreground run hands it to the init it forks).
-    func createContainer(_ request: CreateRequest, store: ImageStore, keepLock: Bool) throws -> (ContainerRecord, ContainerLock?, ContainerSpec) {
+    /// `status`: what the record says once it is made (a foreground run, holding the lock, goes
+    /// straight to starting: one write of the state database fewer).
+    func createContainer(_ request: CreateRequest, store: ImageStore, keepLock: Bool,
+                         status: ContainerStatus = .created) throws -> (ContainerRecord, ContainerLock?, ContainerSpec) {
         if let name = request.name, !ContainerNames.isValid(name) { throw ContainerError.invalidName(name) }
         // Only limits need the host's cgroups (looking them up reads /proc and /sys).
         if !request.resources.requirements.isEmpty { try CgroupHost.current().check(request.resources) }
@@ -236,7 +239,15 @@ public final class ContainerService {
                 if network.dnsServers.isEmpty { resolvConf = (try? FileSystem.readText(shared.resolvConfFile)) ?? resolvConf }
             }
             let files = try directory.writeNetworkFiles(hostname: hostname, hosts: hosts, resolvConf: resolvConf)
-            var plan = directory.overlayPlan(layers: store.layerDirectories(of: image))
+            var layers = store.layerDirectories(of: image)
+            // The mount points of those files come from a layer shared by all containers, unless
+            // it would hide the image's /etc, or its owner (the user) would not be root inside.
+            if !request.keepUserID && MountPointLayer.fits(over: layers) {
+                let mountPoints = MountPointLayer(path: context.layout.mountPointLayer)
+                try mountPoints.ensure(temporaryDirectory: context.layout.temporaryDirectory)
+                layers.append(mountPoints.path)
+            }
+            var plan = directory.overlayPlan(layers: layers)
             plan.driver = request.storageDriver
             plan.volatile = request.autoRemove
             var spec = ContainerSpec(process: process, rootfs: plan,
@@ -244,7 +255,7 @@ public final class ContainerService {
             spec.mounts = mounts
             if let program = try SeccompProgramCache(context: context).program(for: process) {
                 // Not fsynced: an empty program after a power cut is compiled again at start.
-                try FileSystem.writeAtomically(directory.seccompProgramPath, program, mode: 0o600, durable: false)
+                try FileSystem.writeNew(directory.seccompProgramPath, program, mode: 0o600)
                 spec.seccompProgramPath = directory.seccompProgramPath
             }
             spec.readOnlyRoot = request.readOnlyRoot
@@ -254,8 +265,8 @@ public final class ContainerService {
                 spec.readOnlyPaths = []
             }
             // A --rm container does not outlive this run: its spec need not survive a power cut.
-            try FileSystem.writeAtomically(directory.specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600,
-                                           durable: !request.autoRemove)
+            try FileSystem.writeNew(directory.specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600,
+                                    durable: !request.autoRemove)
             if request.storageDriver == .copy {
                 try UserNamespaceTools(idMaps: context.idMaps).materializeRootfs(specPath: directory.specPath)
             }
@@ -270,8 +281,8 @@ public final class ContainerService {
             if let error = error as? SystemCallError { throw CreateError.storage(error) }
             throw error
         }
-        try database.update(id: id, from: [.creating], set: ["status": .text(ContainerStatus.created.rawValue)])
-        record.status = .created
+        try database.update(id: id, from: [.creating], set: ["status": .text(status.rawValue)])
+        record.status = status
         keep = keepLock
         return (record, keepLock ? lock : nil, written)
     }

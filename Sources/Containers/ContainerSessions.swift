@@ -30,19 +30,22 @@ extension ContainerService {
         if request.autoRemove { database.leaveCheckpointToOthers() }
         let userNamespace = prepared
             ?? Self.prepareUserNamespace(keepUserID: request.keepUserID, network: request.network.mode, idMaps: context.idMaps)
-        let (record, lock, spec) = try createContainer(request, store: store, keepLock: true)
+        let (record, lock, spec) = try createContainer(request, store: store, keepLock: true, status: .starting)
         guard let lock else { throw ContainerError.busy(record.name) }
         return try runForeground(record, lock: lock, userNamespace: userNamespace, spec: spec)
     }
 
     /// Runs a just-created container in the foreground: this process is its monitor, holding the
     /// lock, with the container on this terminal. Returns its exit code. `userNamespace` is
-    /// joined instead of making one; `spec` is the one `create` wrote.
+    /// joined instead of making one; `spec` is the one `create` wrote. The record is created, or
+    /// already starting (made so by `create` under the lock this process holds).
     func runForeground(_ record: ContainerRecord, lock: ContainerLock, userNamespace: PreparedUserNamespace?,
                        spec: ContainerSpec?) throws -> Int32 {
         defer { lock.release() }
-        guard try database.update(id: record.id, from: [.created], set: ["status": .text(ContainerStatus.starting.rawValue)]) else {
-            throw ContainerError.busy(record.name)
+        if record.status != .starting {
+            guard try database.update(id: record.id, from: [.created], set: ["status": .text(ContainerStatus.starting.rawValue)]) else {
+                throw ContainerError.busy(record.name)
+            }
         }
         var stdio: [Int32: FileDescriptor] = [:]
         var devNull: FileDescriptor?

@@ -20,6 +20,10 @@ public struct StoreLayout: Sendable {
     public var imageIndexPath: String { root + "/images.json" }
     public var lockPath: String { root + "/store.lock" }
     public var temporaryDirectory: String { root + "/tmp" }
+    /// Where containers mount their root filesystem, each in its own mount namespace.
+    public var rootfsMountPoint: String { root + "/rootfs" }
+    /// The layer of mount points every container's overlay gets on top (Rootfs.MountPointLayer).
+    public var mountPointLayer: String { root + "/mount-points" }
 
     public func blobPath(_ digest: Digest) -> String { blobsDirectory + "/" + digest.hex }
     public func layerPath(_ chainID: Digest) -> String { layersDirectory + "/" + chainID.hex }
@@ -28,6 +32,7 @@ public struct StoreLayout: Sendable {
         for directory in [blobsDirectory, layersDirectory, containersDirectory, temporaryDirectory] {
             try FileSystem.makeDirectories(directory, mode: 0o700)
         }
+        try FileSystem.makeDirectories(rootfsMountPoint, mode: 0o755)
         // Layers and containers' writable layers hold many files that come and go together. As
         // tops of hierarchies, ext4 spreads their subdirectories over block groups. Otherwise a
         // new layer lands beside the thousands of inodes a removed one just freed, and ext4's

@@ -54,6 +54,22 @@ public enum FileSystem {
         }
     }
 
+    /// Writes a file that must not exist yet (O_EXCL, not through a symlink), for files of a
+    /// directory this process has just made: no temporary name and rename are needed there.
+    /// `durable`: synced before it returns. A file left partly written is removed.
+    public static func writeNew(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = false) throws(SystemCallError) {
+        let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
+        do {
+            try fd.writeAll(bytes)
+            if durable { try fd.sync() }
+            fd.close()
+        } catch {
+            fd.close()
+            unlink(path)
+            throw error
+        }
+    }
+
     public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644, durable: Bool = true) throws(SystemCallError) {
         try writeAtomically(path, Array(text.utf8), mode: mode, durable: durable)
     }
