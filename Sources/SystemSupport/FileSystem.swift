@@ -96,13 +96,59 @@ public enum FileSystem {
             if errno == ENOENT { return }
             throw SystemCallError("lstat", on: path)
         }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            if info.st_mode & 0o700 != 0o700 { _ = chmod(path, info.st_mode & 0o7777 | 0o700) }
-            for name in try listDirectory(path) { try removeTree(path + "/" + name) }
-            try systemCall("rmdir", on: path) { rmdir(path) }
-        } else {
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
             try systemCall("unlink", on: path) { unlink(path) }
+            return
         }
+        if info.st_mode & 0o700 != 0o700 { _ = chmod(path, info.st_mode & 0o7777 | 0o700) }
+        let directory = try systemCall("open", on: path) { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        defer { close(directory) }
+        try removeContents(of: directory, path: path)
+        try systemCall("rmdir", on: path) { rmdir(path) }
+    }
+
+    /// Empties an open directory, entry by entry relative to it: the types come from the
+    /// directory listing, so no entry is looked up by its whole path or stat'ed.
+    private static func removeContents(of directory: Int32, path: String) throws(SystemCallError) {
+        for (name, type) in try entries(of: directory, path: path) {
+            let child = path + "/" + name
+            var isDirectory = type == UInt8(DT_DIR)
+            if type == UInt8(DT_UNKNOWN) {
+                var info = stat()
+                guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw SystemCallError("lstat", on: child) }
+                isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
+            }
+            if isDirectory {
+                var fd = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if fd < 0 && errno == EACCES && fchmodat(directory, name, 0o700, 0) == 0 {
+                    fd = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                }
+                guard fd >= 0 else { throw SystemCallError("open", on: child) }
+                defer { close(fd) }
+                try removeContents(of: fd, path: child)
+                try systemCall("rmdir", on: child) { unlinkat(directory, name, AT_REMOVEDIR) }
+            } else {
+                try systemCall("unlink", on: child) { unlinkat(directory, name, 0) }
+            }
+        }
+    }
+
+    /// The names and types (DT_*) in an open directory, without "." and "..".
+    private static func entries(of directory: Int32, path: String) throws(SystemCallError) -> [(String, UInt8)] {
+        let copy = dup(directory)
+        guard copy >= 0, let stream = fdopendir(copy) else {
+            if copy >= 0 { close(copy) }
+            throw SystemCallError("opendir", on: path)
+        }
+        defer { closedir(stream) }
+        var result: [(String, UInt8)] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { result.append((name, entry.pointee.d_type)) }
+        }
+        return result
     }
 
     public static func randomHex(bytes count: Int) -> String {

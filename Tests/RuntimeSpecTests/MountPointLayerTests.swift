@@ -56,3 +56,36 @@ final class MountPointLayerTests: XCTestCase {
         XCTAssertFalse(MountPointLayer.fits(over: [directory, file, none]))
     }
 }
+
+/// Removal of a container's or a layer's tree.
+final class RemoveTreeTests: XCTestCase {
+    func testRemovesModeZeroDirectoriesAndNeverFollowsSymlinks() throws {
+        let scratch = FileManager.default.temporaryDirectory.path + "/remove-tree-" + FileSystem.randomHex(bytes: 4)
+        let outside = scratch + "-outside"
+        try FileSystem.makeDirectories(outside)
+        defer { try? FileSystem.removeTree(outside) }
+        try FileSystem.writeNew(outside + "/keep", Array("kept".utf8))
+        let tree = scratch + "/work/work/incompat/volatile"
+        try FileSystem.makeDirectories(tree)
+        try FileSystem.writeNew(tree + "/dirty", [])
+        XCTAssertEqual(symlink(outside, scratch + "/link-to-dir"), 0)
+        XCTAssertEqual(symlink(outside + "/keep", scratch + "/work/link-to-file"), 0)
+        for directory in [tree, scratch + "/work/work/incompat", scratch + "/work/work"] { XCTAssertEqual(chmod(directory, 0), 0) }
+
+        try FileSystem.removeTree(scratch)
+        XCTAssertFalse(FileSystem.exists(scratch))
+        XCTAssertEqual(try FileSystem.readText(outside + "/keep"), "kept")
+        try FileSystem.removeTree(scratch)  // gone already: nothing to do
+    }
+
+    func testAFileIsRemovedAndASymlinkRootIsNotFollowed() throws {
+        let scratch = FileManager.default.temporaryDirectory.path + "/remove-tree-" + FileSystem.randomHex(bytes: 4)
+        try FileSystem.makeDirectories(scratch)
+        defer { try? FileSystem.removeTree(scratch) }
+        try FileSystem.writeNew(scratch + "/file", [1])
+        XCTAssertEqual(symlink(scratch, scratch + "/self"), 0)
+        try FileSystem.removeTree(scratch + "/file")
+        try FileSystem.removeTree(scratch + "/self")
+        XCTAssertEqual(try FileSystem.listDirectory(scratch), [])
+    }
+}
