@@ -17,10 +17,12 @@ public struct ContainerContext {
     /// `$XDG_RUNTIME_DIR/swctr`, made private to the user.
     public let runtime: String
 
-    public init(directories: UserDirectories, idMaps: IDMapPlan) throws {
+    /// `layoutPrepared`: the store's directories were just made or checked (an `ImageStore` of
+    /// this invocation did it).
+    public init(directories: UserDirectories, idMaps: IDMapPlan, layoutPrepared: Bool = false) throws {
         self.directories = directories
         layout = StoreLayout(root: directories.data)
-        try layout.prepare()
+        if !layoutPrepared { try layout.prepare() }
         database = try ContainerDatabase(path: layout.root + "/state.db")
         self.idMaps = idMaps
         tools = UserNamespaceTools(idMaps: idMaps)

@@ -253,9 +253,8 @@ public final class ContainerService {
             var spec = ContainerSpec(process: process, rootfs: plan,
                                      hostname: hostname, network: network.mode, generatedFiles: files)
             spec.mounts = mounts
-            if let program = try SeccompProgramCache(context: context).program(for: process) {
-                // Not fsynced: an empty program after a power cut is compiled again at start.
-                try FileSystem.writeNew(directory.seccompProgramPath, program, mode: 0o600)
+            // Not fsynced: an empty program after a power cut is compiled again at start.
+            if try SeccompProgramCache(context: context).install(for: process, at: directory.seccompProgramPath) {
                 spec.seccompProgramPath = directory.seccompProgramPath
             }
             spec.readOnlyRoot = request.readOnlyRoot

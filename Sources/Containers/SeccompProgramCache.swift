@@ -19,6 +19,11 @@ struct SeccompProgramCache {
 
     /// The program for a process's seccomp setting; nil when unconfined.
     func program(for process: ProcessSpec) throws -> [UInt8]? {
+        try cachedProgram(for: process)?.program
+    }
+
+    /// The program and the path of its cached copy (which a failed write may have left missing).
+    private func cachedProgram(for process: ProcessSpec) throws -> (program: [UInt8], path: String)? {
         let profile: SeccompProfile
         switch process.seccomp {
         case .unconfined: return nil
@@ -37,7 +42,7 @@ struct SeccompProgramCache {
         }
         key += Array(("|" + process.capabilities.sorted().joined(separator: ",") + "|" + SeccompFilter.nativeArchitecture + "|" + SeccompFilter.programLayout).utf8)
         let path = directory + "/" + ContentHasher.digest(of: key).hex + ".bpf"
-        if let cached = try? FileSystem.readFile(path), !cached.isEmpty, cached.count % 8 == 0 { return cached }
+        if let cached = try? FileSystem.readFile(path), !cached.isEmpty, cached.count % 8 == 0 { return (cached, path) }
         let program: [UInt8]
         do {
             program = try SeccompFilter.compile(profile, capabilities: process.capabilities)
@@ -46,7 +51,17 @@ struct SeccompProgramCache {
         }
         try? FileSystem.makeDirectories(directory, mode: 0o700)
         try? FileSystem.writeAtomically(path, program, mode: 0o600)
-        return program
+        return (program, path)
+    }
+
+    /// Puts the program for `process` at `destination` (a new file); false when unconfined. A
+    /// hard link to the cached copy where there is one (the cache may be cleared: the link stays),
+    /// else a copy.
+    func install(for process: ProcessSpec, at destination: String) throws -> Bool {
+        guard let (program, path) = try cachedProgram(for: process) else { return false }
+        if link(path, destination) == 0 { return true }
+        try FileSystem.writeNew(destination, program, mode: 0o600)
+        return true
     }
 
     /// This swctr binary (device, inode, size, modification time): another build or install is

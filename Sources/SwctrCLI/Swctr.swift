@@ -74,7 +74,7 @@ struct Session {
     }
 
     func containers() throws -> ContainerService {
-        ContainerService(context: try ContainerContext(directories: directories, idMaps: idMaps), warn: printError)
+        ContainerService(context: try ContainerContext(directories: directories, idMaps: idMaps, layoutPrepared: true), warn: printError)
     }
 
     /// The container service alone (no image store, no id-map warning): for commands on existing containers.
