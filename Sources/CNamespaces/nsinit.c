@@ -142,9 +142,30 @@ static void enter_namespaces(unsigned long flags, pid_t target, unsigned long jo
 
 // glibc passes argc/argv to constructors. Kept because after joining a container's mount namespace
 // /proc/self (where the Swift runtime may read the arguments from) is the container's /proc.
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+// The binary's writable data (.data and .bss), made writable pages of this process in one call.
+// Left to themselves, each page is copied (or given a zeroed page) at its first write, often after
+// a read mapped it read-only. Such a fault changes a mapping: while another task shares this
+// memory on another CPU (the user-namespace holder, which shares it and spends about a
+// millisecond making the network namespace, or a child of posix_spawn before its exec), the kernel
+// must interrupt that CPU to flush its TLB, and in a virtual machine each of those interrupts is
+// slow. Done first thing, no other task shares the memory yet. Kernels before 5.14 refuse the
+// advice: the pages then fault in as before.
+static void populate_writable_data(void) {
+    extern char __data_start[], _end[];
+    const unsigned long page = 4096;
+    unsigned long start = (unsigned long)__data_start & ~(page - 1);
+    unsigned long end = ((unsigned long)_end + page - 1) & ~(page - 1);
+    if (end > start) (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+}
+
 __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     saved_argc = argc;
     saved_argv = argv;
+    populate_writable_data();
     const char *spec = getenv("_SWCTR_NSINIT");
     if (!spec) return;
     unsigned long flags, join;
