@@ -298,6 +298,8 @@ ssize_t swctr_copy_file_range(int from, int to, size_t length) {
 
 int swctr_memfd_create(const char *name, unsigned int flags) { return memfd_create(name, flags); }
 
+int swctr_gettid(void) { return (int)gettid(); }
+
 int swctr_seal_all(int fd) {
     return fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
 }

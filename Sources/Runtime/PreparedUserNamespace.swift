@@ -43,13 +43,30 @@ public final class PreparedUserNamespace {
     /// owned by it; nil when no process could be cloned into one (the container then makes its
     /// own at start, and reports why that fails).
     public static func begin(idMaps: IDMapPlan, network: Bool = false) -> PreparedUserNamespace? {
+        startHolder(network: network).map { mapping($0, as: idMaps) }
+    }
+
+    /// `begin` in two steps, for a caller that works out the maps on another thread: the holder
+    /// is cloned here, by the thread that is to outlive it (it gets SIGKILL when the thread that
+    /// made it ends), and must then be passed to `mapping(_:as:)`.
+    public struct UnmappedHolder: @unchecked Sendable {
+        fileprivate let pid: ProcessID
+        fileprivate let stack: UnsafeMutableRawPointer?
+        fileprivate let networkReady: FileDescriptor?
+    }
+
+    public static func startHolder(network: Bool) -> UnmappedHolder? {
         var ready: Int32 = -1
         var stack: UnsafeMutableRawPointer?
         let pid = swctr_userns_holder(network ? 1 : 0, &ready, &stack)
         guard pid > 0 else { return nil }
-        let holder = ProcessID(rawValue: pid)
-        return PreparedUserNamespace(holder: holder, stack: stack, maps: idMaps.beginApplying(to: holder),
-                                     networkReady: network ? FileDescriptor(rawValue: ready) : nil)
+        return UnmappedHolder(pid: ProcessID(rawValue: pid), stack: stack, networkReady: network ? FileDescriptor(rawValue: ready) : nil)
+    }
+
+    /// Starts writing the maps of a holder from `startHolder` (any thread may).
+    public static func mapping(_ holder: UnmappedHolder, as idMaps: IDMapPlan) -> PreparedUserNamespace {
+        PreparedUserNamespace(holder: holder.pid, stack: holder.stack, maps: idMaps.beginApplying(to: holder.pid),
+                              networkReady: holder.networkReady)
     }
 
     /// Waits until the maps are written (and the network namespace is made) and returns the

@@ -1,21 +1,63 @@
 import Containers
 import Runtime
 import RuntimeSpec
+import SystemSupport
 
-/// The namespaces a foreground `swctr run` is about to want, begun before its arguments are
-/// parsed: newuidmap, newgidmap (two setuid programs) and the network namespace then overlap the
-/// parse (about 1.7 ms of swift-argument-parser) too. A guess from the raw arguments, made only
-/// when nothing in them asks for something else (detached, keep-id, another container's network,
-/// help); `Run` uses it where it fits what was parsed and abandons it otherwise.
+/// What a foreground `swctr run` is about to want, begun on a thread of its own before its
+/// arguments are parsed (about 1.7 ms of swift-argument-parser on the main thread):
+/// - the id maps it would use, and its namespaces: newuidmap, newgidmap (two setuid programs) and
+///   the network namespace, made while the main thread parses (the process that holds them is
+///   cloned before, by the main thread);
+/// - the store and the container database, opened (SQLite reads back its write-ahead log at each
+///   first open, and the store's JSON code is first used there).
+/// A guess from the raw arguments, made only when nothing in them asks for something else
+/// (detached, keep-id, another container's network, help); `Run` uses it where it fits what was
+/// parsed and abandons it otherwise.
 public struct EarlyRunStart {
-    let idMaps: IDMapPlan
-    let namespaces: PreparedUserNamespace?
+    private let work: BackgroundWork<Begun>
+
+    struct Begun {
+        let idMaps: IDMapPlan
+        let namespaces: PreparedUserNamespace?
+        let session: OpenedSession?
+    }
+
+    struct OpenedSession {
+        let session: Session
+        let containers: ContainerService
+    }
 
     /// nil unless `arguments` (without the program's name) look like a foreground `run`.
     public static func begin(_ arguments: [String]) -> EarlyRunStart? {
         guard looksLikeForegroundRun(arguments) else { return nil }
-        let idMaps = IDMapPlan.current()
-        return EarlyRunStart(idMaps: idMaps, namespaces: PreparedUserNamespace.begin(idMaps: idMaps, network: true))
+        // The holder of the namespaces is cloned here: it ends with the thread that makes it.
+        let holder = PreparedUserNamespace.startHolder(network: true)
+        return EarlyRunStart(work: BackgroundWork {
+            let idMaps = IDMapPlan.current()
+            let namespaces = holder.map { PreparedUserNamespace.mapping($0, as: idMaps) }
+            // Failures are left to the caller's own open, which reports them as usual.
+            var opened: OpenedSession?
+            if let session = try? Session.openSilently(idMaps: idMaps), let containers = try? session.containers() {
+                _ = try? session.store.images()
+                opened = OpenedSession(session: session, containers: containers)
+            }
+            return Begun(idMaps: idMaps, namespaces: namespaces, session: opened)
+        })
+    }
+
+    var idMaps: IDMapPlan { work.wait().idMaps }
+    var namespaces: PreparedUserNamespace? { work.wait().namespaces }
+
+    /// The session opened ahead (its warnings printed now), or nil if it could not be opened.
+    func takeSession() -> OpenedSession? {
+        guard let opened = work.wait().session else { return nil }
+        opened.session.announce()
+        return opened
+    }
+
+    /// Waits for the work begun here, before the process forks or exits.
+    func settle() {
+        _ = work.wait()
     }
 
     /// `run` with something after it and nothing that asks for a detached container, other maps,

@@ -42,6 +42,7 @@ struct Run: ParsableCommand {
             // delegated cgroup of its own, a new systemd scope (returns only if systemd-run cannot
             // be run). Without limits a foreground run skips systemd-run's cost at start-up.
             early?.namespaces?.abandon()
+            early?.settle()
             SystemdScope.reexecute(systemdRun: systemdRun, unit: "swctr-run-\(FileSystem.randomHex(bytes: 6))", arguments: CommandLine.arguments)
         }
         do {
@@ -60,8 +61,14 @@ struct Run: ParsableCommand {
                 }
             }
             let request = try options.request(image: image, command: command)
-            let session = try Session.open(idMaps: idMaps)
-            let service = try session.containers()
+            let session: Session
+            let service: ContainerService
+            if let opened = early?.takeSession() {
+                (session, service) = (opened.session, opened.containers)
+            } else {
+                session = try Session.open(idMaps: idMaps)
+                service = try session.containers()
+            }
             guard detach else { throw ExitCode(try service.runForeground(creating: request, store: session.store, prepared: prepared)) }
             let (record, lock) = try service.create(request, store: session.store, keepLock: true)
             guard let lock else { throw ContainerError.busy(record.name) }

@@ -45,15 +45,21 @@ public struct Swctr: ParsableCommand {
         // command's help without the root's lines: leave it to the root.
         guard var parsed = try? command.parseAsRoot(Array(arguments.dropFirst())),
               ObjectIdentifier(type(of: parsed)) == ObjectIdentifier(command)
-        else { return false }
+        else {
+            early?.settle()
+            return false
+        }
         do {
             if let run = parsed as? Run { try run.run(early: early) } else { try parsed.run() }
         } catch let code as ExitCode {
+            early?.settle()
             // What exit(withError:) does with an exit code, without building a message first.
             Glibc.exit(code.rawValue)
         } catch {
+            early?.settle()
             exit(withError: error)
         }
+        early?.settle()
         return true
     }
 }
@@ -65,12 +71,23 @@ struct Session {
     let idMaps: IDMapPlan
 
     static func open(quiet: Bool = false, idMaps: IDMapPlan = IDMapPlan.current()) throws -> Session {
+        let session = try openSilently(quiet: quiet, idMaps: idMaps)
+        session.announce()
+        return session
+    }
+
+    /// `open` without the id-map warning, for a session opened ahead of the caller (`announce()`
+    /// prints it when the session is taken).
+    static func openSilently(quiet: Bool = false, idMaps: IDMapPlan) throws -> Session {
         let directories = UserDirectories.current()
         let store = try ImageStore(layout: StoreLayout(root: directories.data)) { line in
             if !quiet { printError(line) }
         }
-        if let warning = idMaps.warning { printError("swctr: warning: " + warning) }
         return Session(directories: directories, store: store, idMaps: idMaps)
+    }
+
+    func announce() {
+        if let warning = idMaps.warning { printError("swctr: warning: " + warning) }
     }
 
     func containers() throws -> ContainerService {

@@ -16,6 +16,8 @@ int swctr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char 
 ssize_t swctr_copy_file_range_at(int from, long long *from_offset, int to, long long *to_offset, size_t length);
 int swctr_fallocate(int fd, int mode, long long offset, long long length);
 int swctr_memfd_create(const char *name, unsigned int flags);
+// The calling thread's id in the kernel.
+int swctr_gettid(void);
 /// Adds every write-preventing seal (and F_SEAL_SEAL) to a memfd.
 int swctr_seal_all(int fd);
 ssize_t swctr_sendfile(int to, int from, size_t length);
