@@ -44,14 +44,35 @@ public struct FileDescriptor: Hashable, Sendable {
     }
 
     /// Reads until end of file.
+    /// Reads to the end. A regular file is read into a buffer of its size (and a byte more, for
+    /// the read that finds the end); anything else (a pipe, a /proc file) into one that doubles.
     public func readAll(limit: Int = .max) throws(SystemCallError) -> [UInt8] {
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        var status = stat()
+        let size = fstat(rawValue, &status) == 0 && status.st_mode & S_IFMT == S_IFREG ? Int(status.st_size) : 0
+        var capacity = max(min(size, limit) + 1, 4096)
+        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 1)
+        defer { buffer.deallocate() }
+        var count = 0
         while true {
-            let n = try systemCall("read") { chunk.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) } }
-            if n == 0 { return result }
-            result.append(contentsOf: chunk[0..<n])
-            if result.count > limit { throw SystemCallError("read", errno: EFBIG) }
+            if count == capacity {
+                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity * 2, alignment: 1)
+                larger.copyMemory(from: UnsafeRawBufferPointer(buffer))
+                buffer.deallocate()
+                buffer = larger
+                capacity *= 2
+            }
+            let start = buffer.baseAddress! + count
+            let room = capacity - count
+            let n = try systemCall("read") { Glibc.read(rawValue, start, room) }
+            if n == 0 {
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                return [UInt8](unsafeUninitializedCapacity: count) { target, initialized in
+                    if count > 0 { target.baseAddress!.initialize(from: bytes.bindMemory(to: UInt8.self).baseAddress!, count: count) }
+                    initialized = count
+                }
+            }
+            count += n
+            if count > limit { throw SystemCallError("read", errno: EFBIG) }
         }
     }
 
