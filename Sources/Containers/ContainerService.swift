@@ -97,6 +97,7 @@ public final class ContainerService {
     public func list() throws -> [ContainerRecord] {
         let records = try database.all().compactMap { try reconcile($0) }
         removeOrphanLockFiles(known: Set(records.map(\.id)))
+        removeOrphanDirectories(known: Set(records.map(\.id)))
         return records
     }
 
@@ -156,14 +157,17 @@ public final class ContainerService {
     /// `create`, also returning the spec it wrote (a foreground run hands it to the init it forks).
     /// `status`: what the record says once it is made (a foreground run, holding the lock, goes
     /// straight to starting: one write of the state database fewer).
+    /// `reservation`: the id, lock and directory to use (discarded if the create fails first).
     func createContainer(_ request: CreateRequest, store: ImageStore, keepLock: Bool,
-                         status: ContainerStatus = .created) throws -> (ContainerRecord, ContainerLock?, ContainerSpec) {
+                         status: ContainerStatus = .created,
+                         reservation: ContainerReservation? = nil) throws -> (ContainerRecord, ContainerLock?, ContainerSpec) {
+        defer { reservation?.discard() }
         if let name = request.name, !ContainerNames.isValid(name) { throw ContainerError.invalidName(name) }
         // Only limits need the host's cgroups (looking them up reads /proc and /sys).
         if !request.resources.requirements.isEmpty { try CgroupHost.current().check(request.resources) }
         let image = try resolveImage(request.image, store: store, access: request.registryAccess, platform: request.platform, events: request.pullEvents)
         let configuration = try store.configuration(of: image)
-        let id = FileSystem.randomHex(bytes: 32)
+        let id = reservation?.id ?? FileSystem.randomHex(bytes: 32)
         let hostname = request.process.hostname ?? String(id.prefix(12))
         var options = request.process
         if request.keepUserID {
@@ -205,7 +209,9 @@ public final class ContainerService {
 
         // A fresh id: the only other holder can be a `ps` sweeping lock files without a row, which
         // let go at once (and may have removed the file: acquire starts over then).
-        guard let lock = try ContainerLock.acquire(runtime: context.runtime, id: id, wait: true) else { throw ContainerError.busy(id) }
+        guard let lock = try reservation?.take() ?? ContainerLock.acquire(runtime: context.runtime, id: id, wait: true) else {
+            throw ContainerError.busy(id)
+        }
         var keep = false
         defer { if !keep { lock.release() } }
         var record = ContainerRecord(id: id, name: request.name ?? ContainerNames.generate(), settings: settings, created: Timestamp.now,
@@ -213,6 +219,8 @@ public final class ContainerService {
         do {
             try insert(&record, nameGiven: request.name != nil)
         } catch {
+            // A reserved directory is still empty.
+            if reservation != nil { try? FileSystem.removeTree(context.directory(of: id).path) }
             ContainerLock.removeFile(runtime: context.runtime, id: id)
             throw error
         }
@@ -228,7 +236,7 @@ public final class ContainerService {
                 record.settings.anonymousVolumes = made.isEmpty ? nil : made
                 try database.update(id: id, set: ["settings": .text(String(decoding: try JSONEncoder().encode(record.settings), as: UTF8.self))])
             }
-            try directory.create()
+            if reservation == nil { try directory.create() }
             var hosts = try NetworkFiles.hosts(hostname: hostname, mode: network.mode, extraHosts: network.extraHosts)
             var resolvConf = try NetworkFiles.resolvConf(mode: network.mode, request: network,
                                                          hostResolvConf: (try? FileSystem.readText(HostResolver.path)) ?? "")

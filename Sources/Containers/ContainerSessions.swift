@@ -26,11 +26,13 @@ extension ContainerService {
     /// Its user namespace is mapped while it is created, and its init, forked from this process,
     /// gets the spec as written instead of reading it back. Returns the container's exit code.
     /// `prepared`: the namespaces `prepareUserNamespace` began for this request, earlier still.
-    public func runForeground(creating request: CreateRequest, store: ImageStore, prepared: PreparedUserNamespace? = nil) throws -> Int32 {
+    /// `reservation`: the container's id, lock and directory, made ahead (`reserveContainer`).
+    public func runForeground(creating request: CreateRequest, store: ImageStore, prepared: PreparedUserNamespace? = nil,
+                              reservation: ContainerReservation? = nil) throws -> Int32 {
         if request.autoRemove { database.leaveCheckpointToOthers() }
         let userNamespace = prepared
             ?? Self.prepareUserNamespace(keepUserID: request.keepUserID, network: request.network.mode, idMaps: context.idMaps)
-        let (record, lock, spec) = try createContainer(request, store: store, keepLock: true, status: .starting)
+        let (record, lock, spec) = try createContainer(request, store: store, keepLock: true, status: .starting, reservation: reservation)
         guard let lock else { throw ContainerError.busy(record.name) }
         return try runForeground(record, lock: lock, userNamespace: userNamespace, spec: spec)
     }

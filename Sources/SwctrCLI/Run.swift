@@ -63,13 +63,14 @@ struct Run: ParsableCommand {
             let request = try options.request(image: image, command: command)
             let session: Session
             let service: ContainerService
+            var reservation: ContainerReservation?
             if let opened = early?.takeSession() {
-                (session, service) = (opened.session, opened.containers)
+                (session, service, reservation) = (opened.session, opened.containers, opened.reservation)
             } else {
                 session = try Session.open(idMaps: idMaps)
                 service = try session.containers()
             }
-            guard detach else { throw ExitCode(try service.runForeground(creating: request, store: session.store, prepared: prepared)) }
+            guard detach else { throw ExitCode(try service.runForeground(creating: request, store: session.store, prepared: prepared, reservation: reservation)) }
             let (record, lock) = try service.create(request, store: session.store, keepLock: true)
             guard let lock else { throw ContainerError.busy(record.name) }
             defer { lock.release() }

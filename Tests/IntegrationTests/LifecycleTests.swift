@@ -177,6 +177,31 @@ final class LifecycleTests: SwctrTestCase {
         XCTAssertEqual(containerDirectories().count, 1, "losers leave no directory")
     }
 
+    /// A foreground run makes its container's id, lock and directory while it parses its arguments:
+    /// a run that then fails leaves none of them, and a process killed in between leaves a
+    /// directory that the next `ps` removes.
+    func testAForegroundRunThatFailsLeavesNoDirectoryAndPsRemovesAnOrphan() throws {
+        XCTAssertEqual(state.swctr("create", "--name", "taken", state.image("busybox"), "true").status, 0)
+        let clash = state.swctr("run", "--rm", "--name", "taken", state.image("busybox"), "true")
+        XCTAssertEqual(clash.status, 125)
+        XCTAssertTrue(clash.stderr.contains("the container name \"taken\" is already in use"), clash.stderr)
+        let missing = state.swctr("run", "--rm", state.image("no-such-image"), "true")
+        XCTAssertEqual(missing.status, 125, missing.stderr)
+        let badFlag = state.swctr("run", "--rm", "--no-such-flag", state.image("busybox"), "true")
+        XCTAssertNotEqual(badFlag.status, 0)
+        XCTAssertEqual(containerDirectories().count, 1, "only the created container's directory")
+        let locks = (try? FileManager.default.contentsOfDirectory(atPath: state.runtimeDir + "/swctr/containers")) ?? []
+        XCTAssertEqual(locks.count, 1, "only the created container's lock file: \(locks)")
+
+        // What a run killed between reserving and recording its container leaves.
+        let orphan = String(repeating: "ab", count: 32)
+        XCTAssertEqual(runScript("mkdir -p '\(state.storeRoot)/containers/\(orphan)/upper' '\(state.storeRoot)/containers/\(orphan)/work'").status, 0)
+        XCTAssertEqual(state.swctr("ps", "-a").status, 0)
+        XCTAssertEqual(containerDirectories().count, 1, "the orphan is gone")
+        XCTAssertFalse(containerDirectories().contains(orphan))
+        XCTAssertEqual(state.swctr("rm", "taken").status, 0)
+    }
+
     func testRenameAndIdPrefixes() {
         let id = runDetached("--name", "before", state.image("busybox"), "true")
         XCTAssertEqual(state.swctr("rename", "before", "after").status, 0)
