@@ -262,7 +262,10 @@ public final class ContainerService {
                                      hostname: hostname, network: network.mode, generatedFiles: files)
             spec.mounts = mounts
             // Not fsynced: an empty program after a power cut is compiled again at start.
-            if try SeccompProgramCache(context: context).install(for: process, at: directory.seccompProgramPath) {
+            let programs = SeccompProgramCache(context: context)
+            if request.autoRemove {
+                spec.seccompProgramPath = try programs.cachedPath(for: process)
+            } else if try programs.install(for: process, at: directory.seccompProgramPath) {
                 spec.seccompProgramPath = directory.seccompProgramPath
             }
             spec.readOnlyRoot = request.readOnlyRoot

@@ -139,7 +139,7 @@ extension ContainerService {
         let started: NamespacedProcess
         do {
             started = try NamespacedProcess.start(
-                arguments: [ContainerExec.roleName, json, Self.seccompArgument(context.directory(of: record.id))], environment: [], namespaces: ContainerLauncher.namespaces(of: record),
+                arguments: [ContainerExec.roleName, json, seccompArgument(record)], environment: [], namespaces: ContainerLauncher.namespaces(of: record),
                 idMaps: context.idMaps, stdio: stdio, joining: ProcessID(rawValue: pid), executable: executable.path)
         } catch {
             executable.descriptor?.close()
@@ -154,9 +154,15 @@ extension ContainerService {
         return status.shellCode
     }
 
-    /// The container's compiled seccomp program, base64, for the exec role ("" when none).
-    static func seccompArgument(_ directory: ContainerDirectory) -> String {
-        guard let program = try? FileSystem.readFile(directory.seccompProgramPath), !program.isEmpty else { return "" }
+    /// The container's compiled seccomp program, base64, for the exec role ("" when none, and
+    /// the role then compiles it): the copy in its directory, or for a `--rm` container, which
+    /// uses the cached program itself, that one.
+    func seccompArgument(_ record: ContainerRecord) -> String {
+        var program = try? FileSystem.readFile(context.directory(of: record.id).seccompProgramPath)
+        if program == nil || program?.isEmpty == true, record.settings.autoRemove {
+            program = try? SeccompProgramCache(context: context).program(for: record.settings.process)
+        }
+        guard let program, !program.isEmpty else { return "" }
         return Data(program).base64EncodedString()
     }
 

@@ -54,6 +54,15 @@ struct SeccompProgramCache {
         return (program, path)
     }
 
+    /// The cached copy of the program for `process` itself, for a container that does not
+    /// outlive this process (`--rm`): nothing to link into its directory and remove again. If
+    /// the cache is cleared meanwhile, an `exec` into it compiles the program again. nil when
+    /// unconfined or when the copy could not be written.
+    func cachedPath(for process: ProcessSpec) throws -> String? {
+        guard let (_, path) = try cachedProgram(for: process), FileSystem.exists(path) else { return nil }
+        return path
+    }
+
     /// Puts the program for `process` at `destination` (a new file); false when unconfined. A
     /// hard link to the cached copy where there is one (the cache may be cleared: the link stays),
     /// else a copy.
