@@ -43,8 +43,7 @@ public struct FileDescriptor: Hashable, Sendable {
         try writeAll(Array(text.utf8))
     }
 
-    /// Reads until end of file.
-    /// Reads to the end. A regular file is read into a buffer of its size (and a byte more, for
+    /// Reads to the end of file. A regular file is read into a buffer of its size (and a byte more, for
     /// the read that finds the end); anything else (a pipe, a /proc file) into one that doubles.
     public func readAll(limit: Int = .max) throws(SystemCallError) -> [UInt8] {
         var status = stat()
