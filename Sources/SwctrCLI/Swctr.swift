@@ -43,12 +43,26 @@ public struct Swctr: ParsableCommand {
         else { return false }
         // A request for help parses as ArgumentParser's own help command, which would print this
         // command's help without the root's lines: leave it to the root.
-        guard var parsed = try? command.parseAsRoot(Array(arguments.dropFirst())),
+        guard let parsed = try? command.parseAsRoot(Array(arguments.dropFirst())),
               ObjectIdentifier(type(of: parsed)) == ObjectIdentifier(command)
         else {
             early?.settle()
             return false
         }
+        execute(parsed, early: early)
+        return true
+    }
+
+    /// A `run` whose arguments `Run.parsedDirectly` covers, run without swift-argument-parser;
+    /// false (and nothing done) for any other arguments.
+    public static func runDirectlyParsedRun(_ arguments: [String]) -> Bool {
+        guard let run = Run.parsedDirectly(arguments) else { return false }
+        execute(run, early: nil)
+        return true
+    }
+
+    private static func execute(_ parsed: ParsableCommand, early: EarlyRunStart?) {
+        var parsed = parsed
         do {
             if let run = parsed as? Run { try run.run(early: early) } else { try parsed.run() }
         } catch let code as ExitCode {
@@ -60,7 +74,6 @@ public struct Swctr: ParsableCommand {
             exit(withError: error)
         }
         early?.settle()
-        return true
     }
 }
 

@@ -47,7 +47,10 @@ if arguments.count >= 2 {
         break
     }
 }
-// A foreground `run` begins its container's namespaces before its arguments are parsed.
-if !Swctr.runStandaloneCommand(Array(arguments.dropFirst()), early: EarlyRunStart.begin(Array(arguments.dropFirst()))) {
+// The common forms of `run` are parsed without swift-argument-parser. Otherwise a foreground
+// `run` begins its container's namespaces while its arguments are parsed.
+let commandArguments = Array(arguments.dropFirst())
+if !Swctr.runDirectlyParsedRun(commandArguments),
+   !Swctr.runStandaloneCommand(commandArguments, early: EarlyRunStart.begin(commandArguments)) {
     Swctr.main()
 }
