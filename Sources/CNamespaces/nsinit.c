@@ -155,6 +155,28 @@ static void enter_namespaces(unsigned long flags, pid_t target, unsigned long jo
 // slow. Done first thing, no other task shares the memory yet; only for `swctr run`, the command
 // that starts such tasks while it sets up (about 220 pages: 0.4 ms that other commands need not
 // pay). Kernels before 5.14 refuse the advice: the pages then fault in as before.
+// `swctr run` clones the holder of its container's namespaces (swctr_userns_holder, below) here,
+// before the Swift runtime starts: the network namespace, about a millisecond of kernel work, is
+// then made on the other CPU while the runtime starts and the arguments are parsed, which leave it
+// idle. Swift takes the holder (PreparedUserNamespace.startHolder) or ends it if the container
+// wants other namespaces; if the process exits first, it is killed as its parent ends.
+static pid_t early_holder_pid = -1;
+static int early_holder_ready = -1;
+static void *early_holder_stack;
+
+static void start_early_holder(int argc, char **argv) {
+    if (argc < 3 || strcmp(argv[1], "run") != 0) return;
+    early_holder_pid = swctr_userns_holder(1, &early_holder_ready, &early_holder_stack);
+}
+
+pid_t swctr_take_early_holder(int *ready_fd, void **stack) {
+    pid_t pid = early_holder_pid;
+    early_holder_pid = -1;
+    *ready_fd = early_holder_ready;
+    *stack = early_holder_stack;
+    return pid;
+}
+
 static void populate_writable_data(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "run") != 0) return;
     extern char __data_start[], _end[];
@@ -168,6 +190,8 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     saved_argc = argc;
     saved_argv = argv;
     populate_writable_data(argc, argv);
+    // After the populate: the holder shares the pages it makes present.
+    start_early_holder(argc, argv);
     const char *spec = getenv("_SWCTR_NSINIT");
     if (!spec) return;
     unsigned long flags, join;

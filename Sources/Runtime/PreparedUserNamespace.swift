@@ -55,12 +55,33 @@ public final class PreparedUserNamespace {
         fileprivate let networkReady: FileDescriptor?
     }
 
+    /// With `network`, the holder `swctr run`'s constructor cloned (nsinit.c) if there is one;
+    /// otherwise that one is ended and a new one cloned.
     public static func startHolder(network: Bool) -> UnmappedHolder? {
+        if network, let early = takeEarlyHolder() { return early }
+        discardEarlyHolder()
         var ready: Int32 = -1
         var stack: UnsafeMutableRawPointer?
         let pid = swctr_userns_holder(network ? 1 : 0, &ready, &stack)
         guard pid > 0 else { return nil }
         return UnmappedHolder(pid: ProcessID(rawValue: pid), stack: stack, networkReady: network ? FileDescriptor(rawValue: ready) : nil)
+    }
+
+    private static func takeEarlyHolder() -> UnmappedHolder? {
+        var ready: Int32 = -1
+        var stack: UnsafeMutableRawPointer?
+        let pid = swctr_take_early_holder(&ready, &stack)
+        guard pid > 0 else { return nil }
+        return UnmappedHolder(pid: ProcessID(rawValue: pid), stack: stack, networkReady: FileDescriptor(rawValue: ready))
+    }
+
+    /// Ends the holder the constructor cloned, if nothing took it: for a `run` whose container
+    /// makes or joins other namespaces, before anything is executed in this process's place.
+    public static func discardEarlyHolder() {
+        guard let early = takeEarlyHolder() else { return }
+        early.networkReady?.close()
+        kill(early.pid.rawValue, SIGKILL)
+        if (try? ChildProcess.wait(early.pid)) != nil { swctr_userns_holder_release(early.stack) }
     }
 
     /// Starts writing the maps of a holder from `startHolder` (any thread may).

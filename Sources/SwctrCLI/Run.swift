@@ -43,6 +43,7 @@ struct Run: ParsableCommand {
             // be run). Without limits a foreground run skips systemd-run's cost at start-up.
             early?.namespaces?.abandon()
             early?.settle()
+            PreparedUserNamespace.discardEarlyHolder()
             SystemdScope.reexecute(systemdRun: systemdRun, unit: "swctr-run-\(FileSystem.randomHex(bytes: 6))", arguments: CommandLine.arguments)
         }
         do {
@@ -60,6 +61,8 @@ struct Run: ParsableCommand {
                     prepared = ContainerService.prepareUserNamespace(keepUserID: keepUserID, network: network.mode, idMaps: idMaps)
                 }
             }
+            // Detached, or a container with other namespaces: the holder begun at start is not needed.
+            PreparedUserNamespace.discardEarlyHolder()
             let request = try options.request(image: image, command: command)
             let session: Session
             let service: ContainerService

@@ -177,14 +177,17 @@ final class LifecycleTests: SwctrTestCase {
         XCTAssertEqual(containerDirectories().count, 1, "losers leave no directory")
     }
 
-    /// A foreground run makes its container's id, lock and directory while it parses its arguments:
-    /// a run that then fails leaves none of them, and a process killed in between leaves a
-    /// directory that the next `ps` removes.
+    /// A foreground run whose arguments swift-argument-parser reads makes its container's id, lock
+    /// and directory meanwhile: a run that then fails leaves none of them (nor does one parsed
+    /// directly), and a process killed in between leaves a directory that the next `ps` removes.
     func testAForegroundRunThatFailsLeavesNoDirectoryAndPsRemovesAnOrphan() throws {
         XCTAssertEqual(state.swctr("create", "--name", "taken", state.image("busybox"), "true").status, 0)
-        let clash = state.swctr("run", "--rm", "--name", "taken", state.image("busybox"), "true")
-        XCTAssertEqual(clash.status, 125)
-        XCTAssertTrue(clash.stderr.contains("the container name \"taken\" is already in use"), clash.stderr)
+        // --stop-timeout is not among the options `run` parses without swift-argument-parser.
+        for extra in [[], ["--stop-timeout", "5"]] {
+            let clash = state.swctr(arguments: ["run", "--rm"] + extra + ["--name", "taken", state.image("busybox"), "true"])
+            XCTAssertEqual(clash.status, 125)
+            XCTAssertTrue(clash.stderr.contains("the container name \"taken\" is already in use"), clash.stderr)
+        }
         let missing = state.swctr("run", "--rm", state.image("no-such-image"), "true")
         XCTAssertEqual(missing.status, 125, missing.stderr)
         let badFlag = state.swctr("run", "--rm", "--no-such-flag", state.image("busybox"), "true")
@@ -200,6 +203,26 @@ final class LifecycleTests: SwctrTestCase {
         XCTAssertEqual(containerDirectories().count, 1, "the orphan is gone")
         XCTAssertFalse(containerDirectories().contains(orphan))
         XCTAssertEqual(state.swctr("rm", "taken").status, 0)
+    }
+
+    /// `swctr run` begins its namespaces' holder before it has read its arguments; a container
+    /// that makes or joins other namespaces ends it at once, and one that uses it ends it once it
+    /// has joined them: while the container runs, its `swctr run` is the only process of that run.
+    func testTheNamespacesHolderBegunAtStartDoesNotOutliveItsUse() {
+        for (index, options) in ["--network none", "--network host", "--userns=keep-id", "-d"].enumerated() {
+            // The name is put together by the shell, so that the script's own command line does not match.
+            let result = runScript("""
+                name=holder-\(index)
+                $SWCTR run --rm \(options) --name $name $IMAGE sleep 30 > /dev/null &
+                i=0
+                until [ -n "$($SWCTR ps -q --filter name=$name --filter status=running)" ] || [ $i -ge 500 ]; do sleep 0.02; i=$((i+1)); done
+                pgrep -u "$(id -u)" -c -f -- "--name $name "
+                $SWCTR rm -f $name > /dev/null
+                wait
+                """)
+            // A detached run has exited by then: its monitor alone is left of it, with another command line.
+            XCTAssertEqual(result.stdout, options == "-d" ? "0\n" : "1\n", "\(options): \(result.stderr)")
+        }
     }
 
     func testRenameAndIdPrefixes() {

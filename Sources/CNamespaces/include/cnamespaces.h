@@ -49,6 +49,9 @@ int swctr_nsinit_sync_fd(void);
 /// child has been reaped. Returns its pid, or -1 with errno set.
 pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack);
 void swctr_userns_holder_release(void *stack);
+/// The holder (with a network namespace) that the constructor cloned for `swctr run`, if any and
+/// not yet taken: its pid, as swctr_userns_holder gives one, or -1. Taken once.
+pid_t swctr_take_early_holder(int *ready_fd, void **stack);
 /// The same steps without an exec: forks (for an init joining prepared namespaces, clones a child
 /// that shares this process's memory until it has cloned pid 1, see nsinit.c), lays the child's fds out (`fd_sources[i]` at
 /// `fd_targets[i]`, all others closed), resets its signals, enters the namespaces with the sync
