@@ -50,7 +50,8 @@ public final class ForegroundSession {
             terminalMaster?.close()
         }
         var stdinOpen = terminalMaster != nil && forwardInput
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        // Only a terminal's output and input pass through here.
+        var buffer = [UInt8](repeating: 0, count: terminalMaster == nil ? 0 : 65536)
         while true {
             var fds: [pollfd] = []
             if signals >= 0 { fds.append(pollfd(fd: signals, events: Int16(POLLIN), revents: 0)) }

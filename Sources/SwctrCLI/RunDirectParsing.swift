@@ -29,13 +29,10 @@ extension Run {
             switch option {
             case .detach, .flag:
                 guard attached == nil else { return false }
-                if case .flag(let flag) = option { options[keyPath: flag] = true } else { run.detach = true }
-            case .value(let property):
+                if case .flag(let set) = option { set(&options) } else { run.detach = true }
+            case .value(let set):
                 guard let given = value(attached: attached) else { return false }
-                options[keyPath: property] = given
-            case .list(let property):
-                guard let given = value(attached: attached) else { return false }
-                options[keyPath: property].append(given)
+                set(&options, given)
             }
             return true
         }
@@ -45,15 +42,15 @@ extension Run {
             if argument.hasPrefix("--") {
                 let equals = argument.firstIndex(of: "=")
                 let name = equals.map { argument[..<$0] } ?? Substring(argument)
-                guard let option = DirectRunOption.named[name],
+                guard let option = DirectRunOption.named(name),
                       apply(option, attached: equals.map { argument[argument.index(after: $0)...] })
                 else { return nil }
             } else if argument.count == 2 {
-                guard let option = DirectRunOption.named[Substring(argument)], apply(option, attached: nil) else { return nil }
+                guard let option = DirectRunOption.named(Substring(argument)), apply(option, attached: nil) else { return nil }
             } else {
                 // One-letter flags together (-it); a one-letter option with its value attached is left to swift-argument-parser.
                 for letter in argument.dropFirst() {
-                    guard let option = DirectRunOption.named["-" + String(letter)], option.isFlag, apply(option, attached: nil)
+                    guard let option = DirectRunOption.named("-" + String(letter)), option.isFlag, apply(option, attached: nil)
                     else { return nil }
                 }
             }
@@ -79,51 +76,58 @@ extension Run {
 /// An option the direct parse of `run` knows, and where its value goes.
 enum DirectRunOption: Sendable {
     case detach
-    case flag(WritableKeyPath<CreateOptions, Bool> & Sendable)
-    case value(WritableKeyPath<CreateOptions, String?> & Sendable)
-    case list(WritableKeyPath<CreateOptions, [String]> & Sendable)
+    case flag(@Sendable (inout CreateOptions) -> Void)
+    /// Sets the option, or adds to it for one that can be given more than once.
+    case value(@Sendable (inout CreateOptions, String) -> Void)
 
     var isFlag: Bool {
         switch self {
         case .detach, .flag: true
-        case .value, .list: false
+        case .value: false
         }
     }
 
-    /// By every name the option has in `Run` and `CreateOptions`.
-    static let named: [Substring: DirectRunOption] = [
-        "-d": .detach, "--detach": .detach,
-        "--rm": .flag(\.rm),
-        "-i": .flag(\.interactive), "--interactive": .flag(\.interactive),
-        "-t": .flag(\.tty), "--tty": .flag(\.tty),
-        "-P": .flag(\.publishAll), "--publish-all": .flag(\.publishAll),
-        "--read-only": .flag(\.readOnly),
-        "--privileged": .flag(\.privileged),
-        "--init": .flag(\.`init`),
-        "--name": .value(\.name),
-        "-w": .value(\.workdir), "--workdir": .value(\.workdir),
-        "-u": .value(\.user), "--user": .value(\.user),
-        "--entrypoint": .value(\.entrypoint),
-        "-h": .value(\.hostname), "--hostname": .value(\.hostname),
-        "--network": .value(\.networkGiven), "--net": .value(\.networkGiven),
-        "--restart": .value(\.restartGiven),
-        "--stop-signal": .value(\.stopSignalGiven),
-        "--userns": .value(\.userns),
-        "--platform": .value(\.platform),
-        "--storage-driver": .value(\.storageDriver),
-        "-e": .list(\.env), "--env": .list(\.env),
-        "-p": .list(\.publish), "--publish": .list(\.publish),
-        "-v": .list(\.volume), "--volume": .list(\.volume),
-        "--mount": .list(\.mount),
-        "--tmpfs": .list(\.tmpfs),
-        "--dns": .list(\.dns), "--dns-search": .list(\.dnsSearch), "--dns-option": .list(\.dnsOption),
-        "--add-host": .list(\.addHost),
-        "--log-opt": .list(\.logOptions),
-        "--cap-add": .list(\.capAdd), "--cap-drop": .list(\.capDrop),
-        "--security-opt": .list(\.securityOptions),
-        "--ulimit": .list(\.ulimit),
-        "--env-file": .list(\.envFile),
-        "--group-add": .list(\.groupAdd),
+    static func named(_ name: Substring) -> DirectRunOption? {
+        all.first { $0.name == name }?.option
+    }
+
+    /// By every name the option has in `Run` and `CreateOptions`. Closures rather than key
+    /// paths: a key path is an object made at run time, and this is read at every start.
+    static let all: [(name: String, option: DirectRunOption)] = [
+        ("-d", .detach), ("--detach", .detach),
+        ("--rm", .flag { $0.rm = true }),
+        ("-i", .flag { $0.interactive = true }), ("--interactive", .flag { $0.interactive = true }),
+        ("-t", .flag { $0.tty = true }), ("--tty", .flag { $0.tty = true }),
+        ("-P", .flag { $0.publishAll = true }), ("--publish-all", .flag { $0.publishAll = true }),
+        ("--read-only", .flag { $0.readOnly = true }),
+        ("--privileged", .flag { $0.privileged = true }),
+        ("--init", .flag { $0.`init` = true }),
+        ("--name", .value { $0.name = $1 }),
+        ("-w", .value { $0.workdir = $1 }), ("--workdir", .value { $0.workdir = $1 }),
+        ("-u", .value { $0.user = $1 }), ("--user", .value { $0.user = $1 }),
+        ("--entrypoint", .value { $0.entrypoint = $1 }),
+        ("-h", .value { $0.hostname = $1 }), ("--hostname", .value { $0.hostname = $1 }),
+        ("--network", .value { $0.networkGiven = $1 }), ("--net", .value { $0.networkGiven = $1 }),
+        ("--restart", .value { $0.restartGiven = $1 }),
+        ("--stop-signal", .value { $0.stopSignalGiven = $1 }),
+        ("--userns", .value { $0.userns = $1 }),
+        ("--platform", .value { $0.platform = $1 }),
+        ("--storage-driver", .value { $0.storageDriver = $1 }),
+        ("-e", .value { $0.env.append($1) }), ("--env", .value { $0.env.append($1) }),
+        ("-p", .value { $0.publish.append($1) }), ("--publish", .value { $0.publish.append($1) }),
+        ("-v", .value { $0.volume.append($1) }), ("--volume", .value { $0.volume.append($1) }),
+        ("--mount", .value { $0.mount.append($1) }),
+        ("--tmpfs", .value { $0.tmpfs.append($1) }),
+        ("--dns", .value { $0.dns.append($1) }),
+        ("--dns-search", .value { $0.dnsSearch.append($1) }),
+        ("--dns-option", .value { $0.dnsOption.append($1) }),
+        ("--add-host", .value { $0.addHost.append($1) }),
+        ("--log-opt", .value { $0.logOptions.append($1) }),
+        ("--cap-add", .value { $0.capAdd.append($1) }), ("--cap-drop", .value { $0.capDrop.append($1) }),
+        ("--security-opt", .value { $0.securityOptions.append($1) }),
+        ("--ulimit", .value { $0.ulimit.append($1) }),
+        ("--env-file", .value { $0.envFile.append($1) }),
+        ("--group-add", .value { $0.groupAdd.append($1) }),
     ]
 }
 
