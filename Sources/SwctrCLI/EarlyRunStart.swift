@@ -3,11 +3,12 @@ import Runtime
 import RuntimeSpec
 import SystemSupport
 
-/// What a foreground `swctr run` is about to want, begun on a thread of its own before its
-/// arguments are parsed (about 1.7 ms of swift-argument-parser on the main thread):
+/// What a foreground `swctr run` that swift-argument-parser parses (one `Run.parsedDirectly` does
+/// not cover) is about to want, begun on a thread of its own before its arguments are parsed
+/// (about 2 ms of swift-argument-parser on the main thread):
 /// - the id maps it would use, and its namespaces: newuidmap, newgidmap (two setuid programs) and
-///   the network namespace, made while the main thread parses (the process that holds them is
-///   cloned before, by the main thread);
+///   the network namespace, made while the main thread parses (the process that holds them was
+///   cloned by the main thread, in the constructor);
 /// - the store and the container database, opened (SQLite reads back its write-ahead log at each
 ///   first open, and the store's JSON code is first used there);
 /// - the new container's id, lock and directory, reserved (`ContainerReservation`: ext4 takes
@@ -34,7 +35,8 @@ public struct EarlyRunStart {
     /// nil unless `arguments` (without the program's name) look like a foreground `run`.
     public static func begin(_ arguments: [String]) -> EarlyRunStart? {
         guard looksLikeForegroundRun(arguments) else { return nil }
-        // The holder of the namespaces is cloned here: it ends with the thread that makes it.
+        // The holder of the namespaces is taken (or cloned) here, on the main thread: it ends with
+        // the thread that made it.
         let holder = PreparedUserNamespace.startHolder(network: true)
         return EarlyRunStart(work: BackgroundWork {
             let idMaps = IDMapPlan.current()
