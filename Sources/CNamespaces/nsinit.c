@@ -155,6 +155,15 @@ static void enter_namespaces(unsigned long flags, pid_t target, unsigned long jo
 // slow. Done first thing, no other task shares the memory yet; only for `swctr run`, the command
 // that starts such tasks while it sets up (about 220 pages: 0.4 ms that other commands need not
 // pay). Kernels before 5.14 refuse the advice: the pages then fault in as before.
+static void populate_writable_data(int argc, char **argv) {
+    if (argc < 3 || strcmp(argv[1], "run") != 0) return;
+    extern char __data_start[], _end[];
+    const unsigned long page = 4096;
+    unsigned long start = (unsigned long)__data_start & ~(page - 1);
+    unsigned long end = ((unsigned long)_end + page - 1) & ~(page - 1);
+    if (end > start) (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+}
+
 // `swctr run` clones the holder of its container's namespaces (swctr_userns_holder, below) here,
 // before the Swift runtime starts: the network namespace, about a millisecond of kernel work, is
 // then made on the other CPU while the runtime starts and the arguments are parsed, which leave it
@@ -175,15 +184,6 @@ pid_t swctr_take_early_holder(int *ready_fd, void **stack) {
     *ready_fd = early_holder_ready;
     *stack = early_holder_stack;
     return pid;
-}
-
-static void populate_writable_data(int argc, char **argv) {
-    if (argc < 3 || strcmp(argv[1], "run") != 0) return;
-    extern char __data_start[], _end[];
-    const unsigned long page = 4096;
-    unsigned long start = (unsigned long)__data_start & ~(page - 1);
-    unsigned long end = ((unsigned long)_end + page - 1) & ~(page - 1);
-    if (end > start) (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
 }
 
 __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
