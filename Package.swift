@@ -6,13 +6,13 @@ import PackageDescription
 // The C libraries are linked statically (their .a files come with the -dev packages): each
 // shared library costs the dynamic loader symbol lookups at every start of the binary, and
 // swctr starts often (CLI, container init, monitor, network helper, FUSE server).
-let staticArchives: [String] = ["archive", "fuse3", "crypto", "sqlite3", "seccomp", "cap", "xml2", "nettle", "lzma", "bz2", "zstd", "z"]
+let staticArchives: [String] = ["archive", "fuse3", "sqlite3", "seccomp", "cap", "xml2", "nettle", "lzma", "bz2", "zstd", "z"]
 var staticLinkFlags: [String] = ["--push-state", "-Bstatic"]
 staticLinkFlags += staticArchives.map { "-l" + $0 }
 staticLinkFlags += ["--pop-state", "-ldl", "-lpthread"]
 // libarchive's ACL support: Debian ships libacl only as a shared library.
 staticLinkFlags += ["-l:libacl.so.1"]
-// Not exported: a library swctr dlopens (libcurl → libssl) must bind to its own libcrypto.
+// Not exported: a library swctr dlopens (libcurl → gnutls or libssl) must bind to its own dependencies.
 staticLinkFlags += ["--exclude-libs", "ALL"]
 // Only what is called is kept (else libarchive's XAR support pulls libxml2 and ICU in).
 staticLinkFlags += ["--gc-sections"]

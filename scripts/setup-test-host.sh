@@ -35,7 +35,7 @@ set -euo pipefail
 HERE=$(dirname "$(readlink -f "$0")")
 SELF=$(basename "$0")
 PKGS=(uidmap docker-registry busybox-static debootstrap python3 libarchive-dev libcurl4-openssl-dev
-      libssl-dev zlib1g-dev libzstd-dev fuse3 libfuse3-dev libseccomp-dev libcap-dev iproute2 procps
+      nettle-dev zlib1g-dev libzstd-dev fuse3 libfuse3-dev libseccomp-dev libcap-dev iproute2 procps
       util-linux bsdutils libsqlite3-dev curl jq gcc libc6-dev libstdc++-12-dev libslirp-dev iperf3 zstd
       python3-cryptography podman runc)
 TEST_USER=swctr-test

@@ -4,23 +4,21 @@ import CCrypto
 import ImageReference
 import SystemSupport
 
-/// SHA-256 over a stream of bytes (OpenSSL's libcrypto: hardware-accelerated where the CPU has it).
-///
-/// It uses libcrypto's low-level SHA256_* functions, not EVP: those run the same block code, and
-/// need no provider. EVP's first fetch of SHA-256 set up the default provider (name maps,
-/// algorithm tables), about 0.5 ms of every `swctr run`, which hashes one small key.
+/// SHA-256 over a stream of bytes (nettle's: hardware-accelerated where the CPU has it).
 public final class ContentHasher {
-    private let context: UnsafeMutablePointer<SHA256_CTX>
+    private let context: UnsafeMutablePointer<sha256_ctx>
 
     public init() {
         context = .allocate(capacity: 1)
-        SHA256_Init(context)
+        nettle_sha256_init(context)
     }
 
     deinit { context.deallocate() }
 
     public func update(_ bytes: UnsafeRawBufferPointer) {
-        if bytes.count > 0 { SHA256_Update(context, bytes.baseAddress, bytes.count) }
+        if let base = bytes.baseAddress, bytes.count > 0 {
+            nettle_sha256_update(context, bytes.count, base.assumingMemoryBound(to: UInt8.self))
+        }
     }
 
     public func update(_ bytes: [UInt8]) {
@@ -28,8 +26,8 @@ public final class ContentHasher {
     }
 
     public func finish() -> Digest {
-        var output = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
-        SHA256_Final(&output, context)
+        var output = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_SIZE))
+        nettle_sha256_digest(context, output.count, &output)
         return Digest(algorithm: "sha256", hex: FileSystem.hex(output))
     }
 
