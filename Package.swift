@@ -10,8 +10,6 @@ let staticArchives: [String] = ["archive", "fuse3", "sqlite3", "seccomp", "cap",
 var staticLinkFlags: [String] = ["--push-state", "-Bstatic"]
 staticLinkFlags += staticArchives.map { "-l" + $0 }
 staticLinkFlags += ["--pop-state", "-ldl", "-lpthread"]
-// libarchive's ACL support: Debian ships libacl only as a shared library.
-staticLinkFlags += ["-l:libacl.so.1"]
 // Not exported: a library swctr dlopens (libcurl → gnutls or libssl) must bind to its own dependencies.
 staticLinkFlags += ["--exclude-libs", "ALL"]
 // Only what is called is kept (else libarchive's XAR support pulls libxml2 and ICU in).
@@ -56,7 +54,9 @@ let package = Package(
         // libcurl is loaded with dlopen on first use: only registry work pays for its ~30 libraries.
         .target(name: "CCurl"),
         .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev"])]),
-        .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
+        // libarchive's calls into libacl (a shared library only), which it loads on first use.
+        .target(name: "CArchiveACL"),
+        .systemLibrary(name: "CCrypto", providers: [.apt(["nettle-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
@@ -71,7 +71,7 @@ let package = Package(
         .target(name: "SystemSupport", dependencies: ["CLinux"], swiftSettings: swiftSettings),
         .target(name: "ImageReference", swiftSettings: swiftSettings),
         .target(name: "Registry", dependencies: ["ImageReference", "SystemSupport", "CCurl", "CCrypto"], swiftSettings: swiftSettings),
-        .target(name: "ImageStore", dependencies: ["ImageReference", "Registry", "SystemSupport", "CArchive", "CCrypto", "CZlib", "CZstd", "CLinux"], swiftSettings: swiftSettings),
+        .target(name: "ImageStore", dependencies: ["ImageReference", "Registry", "SystemSupport", "CArchive", "CArchiveACL", "CCrypto", "CZlib", "CZstd", "CLinux"], swiftSettings: swiftSettings),
         .target(name: "Rootfs", dependencies: ["ImageStore", "RuntimeSpec", "SystemSupport"], swiftSettings: swiftSettings),
         .target(name: "RuntimeSpec", dependencies: ["ImageStore"], swiftSettings: swiftSettings),
         .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces", "CSeccomp", "CCap"], swiftSettings: swiftSettings),
