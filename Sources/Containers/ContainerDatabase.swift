@@ -116,10 +116,10 @@ public final class ContainerDatabase {
     @discardableResult
     public func update(id: String, from: [ContainerStatus]? = nil, set changes: [String: DatabaseValue]) throws -> Bool {
         let keys = changes.keys.sorted()
-        var sql = "UPDATE containers SET " + keys.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE id = ?"
+        var sql = "UPDATE containers SET " + keys.map { "\($0) = ?" }.concatenated(separator: ", ") + " WHERE id = ?"
         var values = keys.map { changes[$0]! } + [.text(id)]
         if let from {
-            sql += " AND status IN (" + from.map { _ in "?" }.joined(separator: ", ") + ")"
+            sql += " AND status IN (" + from.map { _ in "?" }.concatenated(separator: ", ") + ")"
             values += from.map { .text($0.rawValue) }
         }
         return try database.transaction {

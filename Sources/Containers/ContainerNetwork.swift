@@ -87,9 +87,9 @@ enum NetworkFiles {
         var text = ""
         // `--dns-search .` means none at all.
         if request.dnsSearch.isEmpty {
-            text += hostLines.filter { $0.hasPrefix("search ") || $0.hasPrefix("domain ") }.map { $0 + "\n" }.joined()
+            text += hostLines.filter { $0.hasPrefix("search ") || $0.hasPrefix("domain ") }.map { $0 + "\n" }.concatenated()
         } else if request.dnsSearch != ["."] {
-            text += "search " + request.dnsSearch.joined(separator: " ") + "\n"
+            text += "search " + request.dnsSearch.concatenated(separator: " ") + "\n"
         }
         let servers: [String]
         if !request.dnsServers.isEmpty {
@@ -99,9 +99,9 @@ enum NetworkFiles {
         } else {
             servers = hostLines.filter { $0.hasPrefix("nameserver") }.compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) }
         }
-        text += servers.map { "nameserver \($0)\n" }.joined()
-        let options = request.dnsOptions.isEmpty ? hostLines.filter { $0.hasPrefix("options ") } : ["options " + request.dnsOptions.joined(separator: " ")]
-        text += options.map { $0 + "\n" }.joined()
+        text += servers.map { "nameserver \($0)\n" }.concatenated()
+        let options = request.dnsOptions.isEmpty ? hostLines.filter { $0.hasPrefix("options ") } : ["options " + request.dnsOptions.concatenated(separator: " ")]
+        text += options.map { $0 + "\n" }.concatenated()
         return text
     }
 }

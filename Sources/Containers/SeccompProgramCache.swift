@@ -40,7 +40,7 @@ struct SeccompProgramCache {
             encoder.outputFormatting = [.sortedKeys]
             key = Array(try encoder.encode(profile))
         }
-        key += Array(("|" + process.capabilities.sorted().joined(separator: ",") + "|" + SeccompFilter.nativeArchitecture + "|" + SeccompFilter.programLayout).utf8)
+        key += Array(("|" + process.capabilities.sorted().concatenated(separator: ",") + "|" + SeccompFilter.nativeArchitecture + "|" + SeccompFilter.programLayout).utf8)
         let path = directory + "/" + ContentHasher.digest(of: key).hex + ".bpf"
         if let cached = try? FileSystem.readFile(path), !cached.isEmpty, cached.count % 8 == 0 { return (cached, path) }
         let program: [UInt8]

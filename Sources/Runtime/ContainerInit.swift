@@ -114,7 +114,7 @@ public struct ContainerInit {
             try mountVolume(mount, root: root)
         }
         // After the volumes (a volume on /etc gets them too), unless the user mounted that file.
-        let userPaths = Set(mounts.map { "/" + $0.destination.split(separator: "/").joined(separator: "/") })
+        let userPaths = Set(mounts.map { "/" + $0.destination.split(separator: "/").map(String.init).concatenated(separator: "/") })
         for file in spec.generatedFiles where !userPaths.contains("/" + file.containerPath) {
             try mountAt(root, file.containerPath, directory: false) { (target) throws(SystemCallError) in
                 try mounter.mount(file.hostPath, target, nil, MountFlag.bind, nil, step: "bind \(file.containerPath)")
@@ -144,7 +144,7 @@ public struct ContainerInit {
             if mount.noDevices { flags |= MountFlag.noDevices }
             if mount.readOnly { flags |= MountFlag.readOnly }
             try mountAt(root, destination, directory: true) { (target) throws(SystemCallError) in
-                try mounter.mount("tmpfs", target, "tmpfs", flags, mount.options.isEmpty ? nil : mount.options.joined(separator: ","),
+                try mounter.mount("tmpfs", target, "tmpfs", flags, mount.options.isEmpty ? nil : mount.options.concatenated(separator: ","),
                                   step: "mount a tmpfs on \(destination)")
             }
         case .bind:
@@ -252,7 +252,7 @@ public struct ContainerInit {
             let name = directory.hasPrefix(layersDirectory + "/") ? String(directory.dropFirst(layersDirectory.count + 1)) : directory
             lowers.append(name)
         }
-        let options = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(plan.upperDirectory),workdir=\(plan.workDirectory),userxattr"
+        let options = "lowerdir=\(lowers.concatenated(separator: ":")),upperdir=\(plan.upperDirectory),workdir=\(plan.workDirectory),userxattr"
             + (plan.volatile ? ",volatile" : "")
         try systemCall("mount the overlay root filesystem (kernel overlay with userxattr)", on: plan.mountPoint) {
             Glibc.mount("overlay", plan.mountPoint, "overlay", 0, options)

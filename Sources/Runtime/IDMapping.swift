@@ -161,7 +161,7 @@ public struct IDMapPlan: Equatable, Sendable {
             return PendingIDMaps(state: .helpers(ChildProcess.startConcurrently(programs), tools: programs.map(\.path)))
         case .direct:
             let base = "/proc/\(pid.rawValue)/"
-            func text(_ maps: [IDMapping]) -> String { maps.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined() }
+            func text(_ maps: [IDMapping]) -> String { maps.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.concatenated() }
             do {
                 if getuid() != 0 { try writeProcFile(base + "setgroups", "deny") }
                 try writeProcFile(base + "gid_map", text(gidMappings))

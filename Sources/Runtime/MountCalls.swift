@@ -130,7 +130,7 @@ struct RootDirectory {
             default: result.append(component)
             }
         }
-        return result.joined(separator: "/")
+        return result.concatenated(separator: "/")
     }
 
     /// Opens `path` (relative to the root) as pathOnly if it exists, following symlinks only

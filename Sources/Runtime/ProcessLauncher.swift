@@ -107,7 +107,9 @@ public struct ProcessLauncher {
             var found: String?
             var lastError = ENOENT
             for directory in searchPath.split(separator: ":") {
-                let candidate = directory + "/" + command
+                // String(Substring) + String: concrete, not the generic append of a Substring
+                // (whose first use scans every protocol conformance of the binary).
+                let candidate = String(directory) + "/" + command
                 var info = stat()
                 if stat(candidate, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG {
                     if access(candidate, X_OK) == 0 { found = candidate; break }

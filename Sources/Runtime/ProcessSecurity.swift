@@ -26,8 +26,11 @@ enum CapabilityControl {
 
     /// Drops every capability outside `names` from the bounding set (needs CAP_SETPCAP).
     static func limitBoundingSet(to names: [String]) throws(SecuritySetupError) {
-        let keep = Set(numbers(names))
-        for capability in 0..<cap_max_bits() where !keep.contains(capability) {
+        // A bit mask, not a Set: a Set of a new element type costs the container's init a
+        // metadata instantiation (and its mangled-name lookups) before the command runs.
+        var keep: UInt64 = 0
+        for number in numbers(names) where number >= 0 && number < 64 { keep |= 1 << UInt64(number) }
+        for capability in 0..<cap_max_bits() where capability >= 64 || keep & (1 << UInt64(capability)) == 0 {
             if cap_drop_bound(capability) != 0 && errno != EINVAL {
                 throw SecuritySetupError(step: "drop \(Capability.names.indices.contains(Int(capability)) ? "CAP_" + Capability.names[Int(capability)] : String(capability)) from the bounding set", errno: errno)
             }

@@ -254,6 +254,24 @@ extension String {
     }
 }
 
+extension Array where Element == String {
+    /// The strings one after the other, `separator` between them: what `joined(separator:)` gives,
+    /// without its generic entry point. The standard library's is not inlinable, so a call from
+    /// here goes through the collection's witness tables, and the first such call in a process
+    /// makes the Swift runtime scan every protocol conformance record of the binary (about
+    /// 0.06-0.1 ms, on the path of every `swctr run`).
+    public func concatenated(separator: String = "") -> String {
+        var result = ""
+        var first = true
+        for part in self {
+            if !first { result += separator }
+            result += part
+            first = false
+        }
+        return result
+    }
+}
+
 extension FileSystem {
     public static func currentDirectory() -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
