@@ -36,7 +36,8 @@ public enum StorageDriverError: Error, UserFacingError {
 
 public enum StorageDriverSelection {
     public static let environmentVariable = "SWCTR_STORAGE_DRIVER"
-    static let rememberedFile = "storage-driver.json"
+    static let rememberedFile = "storage-driver"
+    static let legacyRememberedFile = "storage-driver.json"
 
     /// A driver's name, with the names Podman and fuse-overlayfs users know as aliases.
     public static func parse(_ name: String) -> StorageDriver? {
@@ -93,12 +94,14 @@ public enum StorageDriverSelection {
     public static func probed(storeRoot: String) -> StorageDriverChoice {
         let key = hostKey(storeRoot: storeRoot)
         let file = storeRoot + "/" + rememberedFile
-        if let data = try? FileSystem.readFile(file), let remembered = try? JSONDecoder().decode(Remembered.self, from: Data(data)), remembered.host == key {
+        if let text = try? FileSystem.readText(file), let remembered = Remembered(parsing: text), remembered.host == key {
             return remembered.choice
         }
         let choice = probe(storeRoot: storeRoot)
-        if FileSystem.isDirectory(storeRoot), let data = try? JSONEncoder().encode(Remembered(host: key, choice: choice)) {
-            try? FileSystem.writeAtomically(file, Array(data), mode: 0o600)
+        if FileSystem.isDirectory(storeRoot) {
+            try? FileSystem.writeAtomically(file, Remembered(host: key, choice: choice).text, mode: 0o600)
+            // The JSON file of earlier versions, superseded.
+            unlink(storeRoot + "/" + legacyRememberedFile)
         }
         return choice
     }
@@ -106,11 +109,37 @@ public enum StorageDriverSelection {
     /// Forgets the remembered probe (the next container probes again).
     public static func forget(storeRoot: String) {
         unlink(storeRoot + "/" + rememberedFile)
+        unlink(storeRoot + "/" + legacyRememberedFile)
     }
 
-    struct Remembered: Codable {
+    /// The probe's answer as the store keeps it: one `key value` line each for the host key, the
+    /// driver, the source and the reason. Plain lines rather than JSON: every `run` reads this
+    /// file, and it was the first JSON a run decoded, which paid Foundation's first-use costs
+    /// (about 0.25 ms a run; docs/runtime.md).
+    struct Remembered: Equatable {
         var host: String
         var choice: StorageDriverChoice
+
+        var text: String {
+            "host \(host)\ndriver \(choice.driver.rawValue)\nsource \(choice.source)\nreason \(choice.reason)\n"
+        }
+
+        /// nil unless all four lines are there and the driver is one swctr knows.
+        init?(parsing text: String) {
+            var fields: [String: String] = [:]
+            for line in text.split(separator: "\n") {
+                guard let space = line.firstIndex(of: " ") else { continue }
+                fields[String(line[..<space])] = String(line[line.index(after: space)...])
+            }
+            guard let host = fields["host"], let name = fields["driver"], let driver = StorageDriver(rawValue: name),
+                  let source = fields["source"], let reason = fields["reason"] else { return nil }
+            self.init(host: host, choice: StorageDriverChoice(driver: driver, reason: reason, source: source))
+        }
+
+        init(host: String, choice: StorageDriverChoice) {
+            self.host = host
+            self.choice = choice
+        }
     }
 
     static func hostKey(storeRoot: String) -> String {

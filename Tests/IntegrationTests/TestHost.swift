@@ -175,7 +175,7 @@ final class SwctrUser {
         while let path = enumerator.nextObject() as? String {
             var isDirectory: ObjCBool = false
             FileManager.default.fileExists(atPath: storeRoot + "/" + path, isDirectory: &isDirectory)
-            if !isDirectory.boolValue && path != "store.lock" && path != "storage-driver.json" && !path.hasPrefix("state.db") { files.append(path) }
+            if !isDirectory.boolValue && path != "store.lock" && path != "storage-driver" && !path.hasPrefix("state.db") { files.append(path) }
             if isDirectory.boolValue && path.split(separator: "/").count >= 2 && !path.hasPrefix("blobs") { files.append(path + "/") }
         }
         return files.sorted()
