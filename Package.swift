@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "ImageReference", swiftSettings: swiftSettings),
         .target(name: "Registry", dependencies: ["ImageReference", "SystemSupport", "CCurl", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "ImageStore", dependencies: ["ImageReference", "Registry", "SystemSupport", "CArchive", "CArchiveACL", "CCrypto", "CZlib", "CZstd", "CLinux"], swiftSettings: swiftSettings),
-        .target(name: "Rootfs", dependencies: ["ImageStore", "RuntimeSpec", "SystemSupport"], swiftSettings: swiftSettings),
+        .target(name: "Rootfs", dependencies: ["ImageStore", "RuntimeSpec", "SystemSupport", "CLinux"], swiftSettings: swiftSettings),
         .target(name: "RuntimeSpec", dependencies: ["ImageStore"], swiftSettings: swiftSettings),
         .target(name: "Runtime", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNamespaces", "CSeccomp", "CCap"], swiftSettings: swiftSettings),
         .target(name: "Network", dependencies: ["RuntimeSpec", "SystemSupport", "CLinux", "CNetwork"], swiftSettings: swiftSettings),

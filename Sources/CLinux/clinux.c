@@ -346,6 +346,21 @@ long long swctr_filesystem_type(const char *path) {
 
 long swctr_xattr_size(const char *path, const char *name) { return (long)getxattr(path, name, NULL, 0); }
 
+long swctr_drop_overlay_xattrs(const char *path) {
+    char names[4096];
+    ssize_t size = llistxattr(path, names, sizeof names);
+    if (size < 0) return -1;
+    long others = 0;
+    for (char *name = names; name < names + size; name += strlen(name) + 1) {
+        if (strncmp(name, "user.overlay.", 13) == 0) {
+            if (lremovexattr(path, name) != 0) return -1;
+        } else {
+            others++;
+        }
+    }
+    return others;
+}
+
 int swctr_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
     return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
 }

@@ -33,6 +33,9 @@ public struct ContainerContext {
         ContainerDirectory(path: layout.containersDirectory + "/" + id, mountPoint: layout.rootfsMountPoint)
     }
 
+    /// Removed containers' directories kept for new ones.
+    public var spareContainers: SpareContainerDirectories { SpareContainerDirectories(path: layout.spareContainersDirectory) }
+
     /// The id maps a container's processes get: the user's, or keep-id's variant of them.
     public func idMaps(for record: ContainerRecord) throws(RuntimeError) -> IDMapPlan {
         guard record.settings.userNamespace == "keep-id" else { return idMaps }

@@ -45,7 +45,7 @@ extension ContainerService {
         guard let lock = try? ContainerLock.acquire(runtime: context.runtime, id: id, wait: true) else { return nil }
         let directory = context.directory(of: id)
         do {
-            try directory.create()
+            try directory.create(reusing: context.spareContainers)
         } catch {
             try? FileSystem.removeTree(directory.path)
             ContainerLock.removeFile(runtime: context.runtime, id: id)

@@ -236,7 +236,7 @@ public final class ContainerService {
                 record.settings.anonymousVolumes = made.isEmpty ? nil : made
                 try database.update(id: id, set: ["settings": .text(String(decoding: try JSONEncoder().encode(record.settings), as: UTF8.self))])
             }
-            if reservation == nil { try directory.create() }
+            if reservation == nil { try directory.create(reusing: context.spareContainers) }
             var hosts = try NetworkFiles.hosts(hostname: hostname, mode: network.mode, extraHosts: network.extraHosts)
             var resolvConf = try NetworkFiles.resolvConf(mode: network.mode, request: network,
                                                          hostResolvConf: (try? FileSystem.readText(HostResolver.path)) ?? "")
@@ -275,8 +275,8 @@ public final class ContainerService {
                 spec.readOnlyPaths = []
             }
             // A --rm container does not outlive this run: its spec need not survive a power cut.
-            try FileSystem.writeNew(directory.specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600,
-                                    durable: !request.autoRemove)
+            try FileSystem.writeOver(directory.specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600,
+                                     durable: !request.autoRemove)
             if request.storageDriver == .copy {
                 try UserNamespaceTools(idMaps: context.idMaps).materializeRootfs(specPath: directory.specPath)
             }
@@ -506,15 +506,19 @@ public final class ContainerService {
             return
         }
         ContainerResources.removeCgroup(of: context.directory(of: record.id), shortID: record.shortID)
-        try removeFiles(of: record.id)
+        try removeFiles(of: record.id, keepingForReuse: true)
         try database.delete(id: record.id)
         ContainerLock.removeFile(runtime: context.runtime, id: record.id)
         if volumes { context.removeAnonymousVolumes(of: record.settings) }
     }
 
     /// Removes a container's directory (its writable layer may hold subordinate-owned files).
-    func removeFiles(of id: String) throws {
+    /// `keepingForReuse`: a container that was removed as asked (not a create undone, nor a
+    /// directory left by a crash) may leave its directory to a new container instead, when
+    /// nothing of its own is left in it (`SpareContainerDirectories`).
+    func removeFiles(of id: String, keepingForReuse: Bool = false) throws {
         let directory = context.directory(of: id)
+        if keepingForReuse && context.spareContainers.keep(directory) { return }
         if FileSystem.exists(directory.path) { try context.tools.removeTree(directory.path) }
     }
 

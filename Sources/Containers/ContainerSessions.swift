@@ -106,7 +106,7 @@ extension ContainerService {
     /// anonymous volumes it made go too). `marked`: its status is `removing` already.
     func removeLocked(_ id: String, settings: ContainerSettings, marked: Bool = false) throws {
         if !marked { try database.update(id: id, set: ["status": .text(ContainerStatus.removing.rawValue)]) }
-        try removeFiles(of: id)
+        try removeFiles(of: id, keepingForReuse: true)
         try database.delete(id: id)
         ContainerLock.removeFile(runtime: context.runtime, id: id)
         context.removeAnonymousVolumes(of: settings)

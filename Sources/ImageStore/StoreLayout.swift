@@ -22,6 +22,8 @@ public struct StoreLayout: Sendable {
     public var temporaryDirectory: String { root + "/tmp" }
     /// Where containers mount their root filesystem, each in its own mount namespace.
     public var rootfsMountPoint: String { root + "/rootfs" }
+    /// Directories of removed containers kept for new ones (Rootfs.SpareContainerDirectories).
+    public var spareContainersDirectory: String { root + "/spare-containers" }
     /// The layer of mount points every container's overlay gets on top (Rootfs.MountPointLayer).
     public var mountPointLayer: String { root + "/mount-points" }
 

@@ -70,6 +70,19 @@ public enum FileSystem {
         }
     }
 
+    /// Writes `bytes` as the whole content of `path`, made with `mode` if missing (never through a
+    /// symlink). An existing file is overwritten and then cut to length rather than truncated
+    /// first, so a rewrite of about the same size keeps its block (on ext4 without a journal,
+    /// freeing a block can wait for a discard).
+    public static func writeOver(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = false) throws(SystemCallError) {
+        let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_NOFOLLOW, mode: mode)
+        defer { fd.close() }
+        try systemCall("fchmod", on: path) { fchmod(fd.rawValue, mode) }
+        try fd.writeAll(bytes)
+        try systemCall("ftruncate", on: path) { ftruncate(fd.rawValue, off_t(bytes.count)) }
+        if durable { try fd.sync() }
+    }
+
     public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644, durable: Bool = true) throws(SystemCallError) {
         try writeAtomically(path, Array(text.utf8), mode: mode, durable: durable)
     }

@@ -41,6 +41,38 @@ final class LifecycleTests: SwctrTestCase {
         ((try? FileManager.default.contentsOfDirectory(atPath: state.storeRoot + "/containers")) ?? []).sorted()
     }
 
+    func spareDirectories() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: state.storeRoot + "/spare-containers")) ?? []).sorted()
+    }
+
+    /// A removed container's directory goes to a later container only when nothing of it is left
+    /// in it: each container sees its own hostname and files and a root as new, never the last
+    /// one's; at most four are kept, however many end at once.
+    func testARemovedContainersDirectoryIsReusedOnlyWhenNothingOfItIsLeft() {
+        let busybox = state.image("busybox")
+        let long = state.swctr("run", "--rm", "--network", "none", "--hostname", "a-rather-long-hostname", busybox, "cat", "/etc/hostname")
+        XCTAssertEqual(long.stdout, "a-rather-long-hostname\n", long.stderr)
+        XCTAssertEqual(spareDirectories().count, 1, "an untouched container's directory is kept")
+        let short = state.swctr("run", "--rm", "--network", "none", "--hostname", "short", busybox, "sh", "-c",
+                                "cat /etc/hostname; grep -c rather /etc/hosts; echo data > /left-behind")
+        XCTAssertEqual(short.stdout, "short\n0\n", "the files are rewritten whole, shorter too: \(short.stderr)")
+        XCTAssertEqual(spareDirectories(), [], "a container that wrote to its layer leaves nothing behind")
+        let chmod = state.swctr("run", "--rm", "--network", "none", busybox, "chmod", "700", "/")
+        XCTAssertEqual(chmod.status, 0, chmod.stderr)
+        XCTAssertEqual(spareDirectories(), [], "nor one that changed its root directory")
+        let fresh = state.swctr("run", "--rm", "--network", "none", busybox, "sh", "-c", "ls /left-behind; stat -c %a /")
+        XCTAssertEqual(fresh.stdout, "755\n")
+        XCTAssertTrue(fresh.stderr.contains("No such file"), fresh.stderr)
+        XCTAssertEqual(spareDirectories().count, 1)
+
+        let command = state.commandLine(["run", "--rm", "--network", "none", busybox, "sh", "-c", "test ! -e /mine && touch /mine && rm /mine"])
+        let results = TestHost.executeConcurrently(Array(repeating: command, count: 6))
+        XCTAssertEqual(results.map(\.status), Array(repeating: 0, count: 6), results.map(\.stderr).joined())
+        XCTAssertEqual(spareDirectories(), ["0", "1", "2", "3"])
+        XCTAssertEqual(containerDirectories(), [])
+        XCTAssertEqual(state.swctr("ps", "-a", "-q").stdout, "")
+    }
+
     func testRunDetachedReturnsAtOnceAndLogsFollowTheOutput() {
         let id = runDetached("--name", "ticker", state.image("busybox"), "sh", "-c",
                              "echo first; echo to-stderr >&2; for i in 1 2 3; do sleep 0.2; echo tick $i; done")

@@ -104,4 +104,9 @@ long long swctr_filesystem_type(const char *path);
 /// The size of extended attribute `name` of `path` (following symlinks), or -1 with errno.
 long swctr_xattr_size(const char *path, const char *name);
 
+/// Removes the overlay's own attributes (`user.overlay.*`, such as the `uuid` a 6.6+ kernel keeps
+/// on the root of an upper directory) of `path` itself (not following a symlink); returns how many
+/// other extended attributes it has, or -1 with errno.
+long swctr_drop_overlay_xattrs(const char *path);
+
 #endif
