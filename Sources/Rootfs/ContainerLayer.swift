@@ -70,12 +70,13 @@ public struct ContainerDirectory: Sendable {
 /// `discard` (this project's test VM) freeing each of their blocks waits for a discard (about
 /// 0.09 ms each), and on any ext4 without a journal each new inode is searched for past those
 /// freed in the last minute. A directory is kept only when what is left of it is what a new
-/// container's has: an empty writable layer whose root has the mode and owner `mkdir` gives and
-/// no extended attribute but the overlay's own (removed), an empty work directory (the overlay's `work/work` removed, as the
-/// kernel would at the next mount), and the generated files, which the next create overwrites.
-/// Other files swctr made (log, seccomp link, ports) are removed; anything else, or a writable
-/// layer with content, and the caller removes the whole directory as before.
-/// Slots are taken and filled with atomic renames, so concurrent swctr processes never share one.
+/// container's has: an empty writable layer whose root has the mode and owner `mkdir` gives and no
+/// extended attribute but the overlay's own (removed), an empty work directory (the overlay's
+/// `work/work` removed, as the kernel would at the next mount), and the generated files, which the
+/// next create overwrites. Other files swctr made (log, seccomp link, ports, cgroup) are removed;
+/// anything else, or a writable layer with content, and the caller removes the whole directory as
+/// before. Slots are taken and filled with atomic renames, so concurrent swctr processes never
+/// share one.
 public struct SpareContainerDirectories: Sendable {
     public let path: String
     static let slots = 4
