@@ -120,8 +120,10 @@ public enum StorageDriverSelection {
         var host: String
         var choice: StorageDriverChoice
 
+        /// Each value on its line: a line break in one (an error's text in the reason) becomes a space.
         var text: String {
-            "host \(host)\ndriver \(choice.driver.rawValue)\nsource \(choice.source)\nreason \(choice.reason)\n"
+            func line(_ value: String) -> String { value.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).concatenated(separator: " ") }
+            return "host \(line(host))\ndriver \(choice.driver.rawValue)\nsource \(line(choice.source))\nreason \(line(choice.reason))\n"
         }
 
         /// nil unless all four lines are there and the driver is one swctr knows.

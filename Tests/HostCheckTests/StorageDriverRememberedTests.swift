@@ -17,6 +17,12 @@ final class StorageDriverRememberedTests: XCTestCase {
         XCTAssertEqual(StorageDriverSelection.Remembered(parsing: remembered.text), remembered)
     }
 
+    func testALineBreakInTheReasonStaysOnItsLine() {
+        let remembered = StorageDriverSelection.Remembered(
+            host: "6.1 ext4", choice: StorageDriverChoice(driver: .copy, reason: "probed: mount failed:\nEPERM", source: "probe"))
+        XCTAssertEqual(StorageDriverSelection.Remembered(parsing: remembered.text)?.choice.reason, "probed: mount failed: EPERM")
+    }
+
     func testIncompleteOrUnknownAnswersAreProbedAgain() {
         XCTAssertNil(StorageDriverSelection.Remembered(parsing: ""))
         XCTAssertNil(StorageDriverSelection.Remembered(parsing: "host 6.1 ext4\ndriver overlay\nsource probe\n"))

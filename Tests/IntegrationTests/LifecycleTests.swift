@@ -65,9 +65,18 @@ final class LifecycleTests: SwctrTestCase {
         XCTAssertTrue(fresh.stderr.contains("No such file"), fresh.stderr)
         XCTAssertEqual(spareDirectories().count, 1)
 
+        // At once: each gets a directory of its own (a spare or a new one) and leaves it or not.
         let command = state.commandLine(["run", "--rm", "--network", "none", busybox, "sh", "-c", "test ! -e /mine && touch /mine && rm /mine"])
         let results = TestHost.executeConcurrently(Array(repeating: command, count: 6))
         XCTAssertEqual(results.map(\.status), Array(repeating: 0, count: 6), results.map(\.stderr).joined())
+        XCTAssertTrue((1...4).contains(spareDirectories().count), "\(spareDirectories())")
+        XCTAssertEqual(containerDirectories(), [])
+        // Six directories removed together: four are kept, the others removed.
+        let created = (0..<6).map { _ in state.swctr("create", "--network", "none", busybox, "true") }
+        XCTAssertEqual(created.map(\.status), Array(repeating: 0, count: 6), created.map(\.stderr).joined())
+        XCTAssertEqual(spareDirectories(), [], "creates take the spares first")
+        let removed = state.swctr(arguments: ["rm"] + created.map { $0.stdout.trimmingCharacters(in: .whitespacesAndNewlines) })
+        XCTAssertEqual(removed.status, 0, removed.stderr)
         XCTAssertEqual(spareDirectories(), ["0", "1", "2", "3"])
         XCTAssertEqual(containerDirectories(), [])
         XCTAssertEqual(state.swctr("ps", "-a", "-q").stdout, "")
