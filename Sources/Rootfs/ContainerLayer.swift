@@ -71,9 +71,9 @@ public struct ContainerDirectory: Sendable {
 /// 0.09 ms each), and on any ext4 without a journal each new inode is searched for past those
 /// freed in the last minute. A directory is kept only when what is left of it is what a new
 /// container's has: an empty writable layer whose root has the mode and owner `mkdir` gives and no
-/// extended attribute but the overlay's own (removed), an empty work directory (the overlay's
-/// `work/work` removed, as the kernel would at the next mount), and the generated files, which the
-/// next create overwrites. Other files swctr made (log, seccomp link, ports, cgroup) are removed;
+/// extended attribute but the overlay's own (removed), a work directory with nothing but what the
+/// kernel leaves in it (removed by `take`, as the next mount would), and the generated files, which
+/// the next create overwrites. Other files swctr made (log, seccomp link, ports, cgroup) are removed;
 /// anything else, or a writable layer with content, and the caller removes the whole directory as
 /// before. Slots are taken and filled with atomic renames, so concurrent swctr processes never
 /// share one.
@@ -87,15 +87,46 @@ public struct SpareContainerDirectories: Sendable {
 
     func slot(_ number: Int) -> String { path + "/" + String(number) }
 
-    /// Renames a kept directory to `directory.path`; false when there is none.
+    /// Renames a kept directory to `directory.path`, and removes what the last overlay left in its
+    /// work directory; false when there is none.
     public func take(into directory: ContainerDirectory) -> Bool {
         for number in 0..<Self.slots where swctr_renameat2(AT_FDCWD, slot(number), AT_FDCWD, directory.path, 1 /* RENAME_NOREPLACE */) == 0 {
+            // Here rather than when the directory was kept: freeing the blocks of these kernel-made
+            // directories waits on the disk (a discard each on this project's test VM), and a
+            // `run` is about to wait for its id-mapping helpers anyway, while the one that kept
+            // the directory was about to exit. (Done on a thread of its own while the create goes
+            // on, it measured no faster.)
+            guard (try? FileSystem.removeTree(directory.work + "/work")) != nil else {
+                // Not what keep() saw: not used, and out of the way of a new directory.
+                if (try? FileSystem.removeTree(directory.path)) == nil {
+                    _ = swctr_renameat2(AT_FDCWD, directory.path, AT_FDCWD, slot(number), 1 /* RENAME_NOREPLACE */)
+                }
+                return false
+            }
             // The container's root directory is the writable layer's: its times are now, as a
             // new directory's would be.
             _ = utimensat(AT_FDCWD, directory.upper, nil, 0)
             return true
         }
         return false
+    }
+
+    /// Whether the overlay's `work/work` holds only what the kernel leaves there after an unmount:
+    /// nothing, or the `volatile` mount's marker (`incompat/volatile/dirty`, empty), all this
+    /// user's. The kernel makes these directories mode 0; they are opened up to be read (and are
+    /// removed by the next `take`).
+    static func isKernelWorkTree(_ path: String, uid: uid_t) -> Bool {
+        var level = path
+        for expected in ["incompat", "volatile", "dirty"] {
+            var info = stat()
+            guard lstat(level, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == uid,
+                  chmod(level, 0o700) == 0, let entries = try? FileSystem.listDirectory(level) else { return false }
+            if entries.isEmpty { return true }
+            guard entries == [expected] else { return false }
+            level += "/" + expected
+        }
+        var marker = stat()
+        return lstat(level, &marker) == 0 && (marker.st_mode & S_IFMT) == S_IFREG && marker.st_size == 0 && marker.st_uid == uid
     }
 
     /// Keeps the directory of a container that is gone (its lock held, no process left) for a
@@ -123,9 +154,7 @@ public struct SpareContainerDirectories: Sendable {
         // The overlay's uuid goes with it (the next mount makes its own); any other attribute
         // was the container's.
         guard swctr_drop_overlay_xattrs(directory.upper) == 0 else { return false }
-        if !work.isEmpty {
-            guard (try? FileSystem.removeTree(directory.work + "/work")) != nil else { return false }
-        }
+        if !work.isEmpty && !Self.isKernelWorkTree(directory.work + "/work", uid: uid) { return false }
         for name in entries where name != "upper" && name != "work" {
             if Self.keptFiles.contains(name), let info = status(directory.path + "/" + name), (info.st_mode & S_IFMT) == S_IFREG, info.st_nlink == 1 {
                 continue
