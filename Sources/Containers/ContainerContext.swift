@@ -23,7 +23,7 @@ public struct ContainerContext {
         self.directories = directories
         layout = StoreLayout(root: directories.data)
         if !layoutPrepared { try layout.prepare() }
-        database = try ContainerDatabase(path: layout.root + "/state.db")
+        database = ContainerDatabase(path: layout.root + "/state.db")
         self.idMaps = idMaps
         tools = UserNamespaceTools(idMaps: idMaps)
         runtime = try directories.prepareRuntimeDirectory()

@@ -46,8 +46,11 @@ enum ContainerLauncher {
     /// With `userNamespace`, the container joins that one (mapped already), and the network
     /// namespace it may hold, instead of making its own; with `spec` (the one in its directory), a
     /// forked init need not read it.
+    /// `beforeCommand` runs once the init is cloned and placed, while it sets the container up,
+    /// before it is let run the command; what it throws stops the init.
     static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
-                       userNamespace prepared: PreparedUserNamespace? = nil, spec: ContainerSpec? = nil) throws(StartFailure) -> Launched {
+                       userNamespace prepared: PreparedUserNamespace? = nil, spec: ContainerSpec? = nil,
+                       beforeCommand: () throws(StartFailure) -> Void = {}) throws(StartFailure) -> Launched {
         let directory = context.directory(of: record.id)
         // A prepared namespace has the context's maps: only for a container that would make its
         // own with those (not keep-id, not sharing another container's). Taken before the cgroup:
@@ -63,7 +66,7 @@ enum ContainerLauncher {
         let cgroup = try ContainerResources.prepare(record, directory: directory)
         do {
             return try ContainerResources.withOOMScoreAdjustment(record.settings.resources) { () throws(StartFailure) in
-                try launch(record, context: context, stdio: stdio, cgroup: cgroup, prepared: namespaces, spec: spec)
+                try launch(record, context: context, stdio: stdio, cgroup: cgroup, prepared: namespaces, spec: spec, beforeCommand: beforeCommand)
             }
         } catch {
             ContainerResources.finish(cgroup, directory: directory)
@@ -73,7 +76,7 @@ enum ContainerLauncher {
 
     private static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
                                cgroup: ContainerCgroup?, prepared: PreparedUserNamespace.Opened?,
-                               spec: ContainerSpec?) throws(StartFailure) -> Launched {
+                               spec: ContainerSpec?, beforeCommand: () throws(StartFailure) -> Void) throws(StartFailure) -> Launched {
         // Ports first: one in use is an error before anything runs.
         let network: NetworkStart
         do { network = try NetworkStart(record: record) } catch { throw StartFailure(exitCode: 125, userMessage: error.message) }
@@ -148,6 +151,7 @@ enum ContainerLauncher {
         do {
             // Into its cgroup before it runs its command (it waits for GO).
             try ContainerResources.place(process.pid, in: cgroup)
+            try beforeCommand()
         } catch {
             network.helper?.finish()
             stopContainer()

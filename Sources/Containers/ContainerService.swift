@@ -158,9 +158,12 @@ public final class ContainerService {
     /// `status`: what the record says once it is made (a foreground run, holding the lock, goes
     /// straight to starting: one write of the state database fewer).
     /// `reservation`: the id, lock and directory to use (discarded if the create fails first).
+    /// `deferringRecord`: the record is not written (nor its name checked) here; the caller inserts
+    /// it (`insert(_:nameGiven:)`) or removes what was made, holding the lock throughout.
     func createContainer(_ request: CreateRequest, store: ImageStore, keepLock: Bool,
                          status: ContainerStatus = .created,
-                         reservation: ContainerReservation? = nil) throws -> (ContainerRecord, ContainerLock?, ContainerSpec) {
+                         reservation: ContainerReservation? = nil,
+                         deferringRecord: Bool = false) throws -> (ContainerRecord, ContainerLock?, ContainerSpec) {
         defer { reservation?.discard() }
         if let name = request.name, !ContainerNames.isValid(name) { throw ContainerError.invalidName(name) }
         // Only limits need the host's cgroups (looking them up reads /proc and /sys).
@@ -215,9 +218,9 @@ public final class ContainerService {
         var keep = false
         defer { if !keep { lock.release() } }
         var record = ContainerRecord(id: id, name: request.name ?? ContainerNames.generate(), settings: settings, created: Timestamp.now,
-                                     status: .creating, restartCount: 0, stopRequested: false)
+                                     status: deferringRecord ? status : .creating, restartCount: 0, stopRequested: false)
         do {
-            try insert(&record, nameGiven: request.name != nil)
+            if !deferringRecord { try insert(&record, nameGiven: request.name != nil) }
         } catch {
             // A reserved directory is still empty.
             if reservation != nil { try? FileSystem.removeTree(context.directory(of: id).path) }
@@ -234,7 +237,9 @@ public final class ContainerService {
             if !mounts.isEmpty || !made.isEmpty {
                 record.settings.mounts = resolved
                 record.settings.anonymousVolumes = made.isEmpty ? nil : made
-                try database.update(id: id, set: ["settings": .text(String(decoding: try JSONEncoder().encode(record.settings), as: UTF8.self))])
+                if !deferringRecord {
+                    try database.update(id: id, set: ["settings": .text(String(decoding: try JSONEncoder().encode(record.settings), as: UTF8.self))])
+                }
             }
             if reservation == nil { try directory.create(reusing: context.spareContainers) }
             var hosts = try NetworkFiles.hosts(hostname: hostname, mode: network.mode, extraHosts: network.extraHosts)
@@ -283,7 +288,7 @@ public final class ContainerService {
             written = spec
         } catch {
             try? removeFiles(of: id)
-            try? database.delete(id: id)
+            if !deferringRecord { try? database.delete(id: id) }
             ContainerLock.removeFile(runtime: context.runtime, id: id)
             if let volumes = try? VolumeStore(context: context) {
                 for name in anonymous { try? volumes.remove(name) }
@@ -291,7 +296,7 @@ public final class ContainerService {
             if let error = error as? SystemCallError { throw CreateError.storage(error) }
             throw error
         }
-        try database.update(id: id, from: [.creating], set: ["status": .text(status.rawValue)])
+        if !deferringRecord { try database.update(id: id, from: [.creating], set: ["status": .text(status.rawValue)]) }
         record.status = status
         keep = keepLock
         return (record, keepLock ? lock : nil, written)
@@ -378,7 +383,7 @@ public final class ContainerService {
 
     /// Inserts the record; a name taken by a stale half-made container is freed first, and a
     /// generated name that collides is made again.
-    private func insert(_ record: inout ContainerRecord, nameGiven: Bool) throws {
+    func insert(_ record: inout ContainerRecord, nameGiven: Bool) throws {
         for _ in 0..<20 {
             do {
                 try database.insert(record)

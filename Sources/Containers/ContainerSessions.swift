@@ -32,19 +32,37 @@ extension ContainerService {
         if request.autoRemove { database.leaveCheckpointToOthers() }
         let userNamespace = prepared
             ?? Self.prepareUserNamespace(keepUserID: request.keepUserID, network: request.network.mode, idMaps: context.idMaps)
-        let (record, lock, spec) = try createContainer(request, store: store, keepLock: true, status: .starting, reservation: reservation)
+        // The record is written once the init is cloned, while it sets the container up on the
+        // other CPU (docs/runtime.md, "Start-up time"): opening the database and the insert were
+        // about 0.7 ms before the clone, on a CPU the id-mapping helpers wanted too.
+        let (record, lock, spec) = try createContainer(request, store: store, keepLock: true, status: .starting, reservation: reservation,
+                                                       deferringRecord: true)
         guard let lock else { throw ContainerError.busy(record.name) }
-        return try runForeground(record, lock: lock, userNamespace: userNamespace, spec: spec)
+        return try runForeground(record, lock: lock, userNamespace: userNamespace, spec: spec, recording: .beforeCommand(nameGiven: request.name != nil))
+    }
+
+    /// When a foreground run's record is written.
+    enum ForegroundRecord {
+        /// It is there already: created, or already starting (made so by `create` under the lock
+        /// this process holds).
+        case written
+        /// `createContainer` left it out (`deferringRecord`): it is inserted, its name checked,
+        /// after the init is cloned and before the command runs. A name clash then stops the init
+        /// and removes what the create made; the command never runs.
+        case beforeCommand(nameGiven: Bool)
     }
 
     /// Runs a just-created container in the foreground: this process is its monitor, holding the
     /// lock, with the container on this terminal. Returns its exit code. `userNamespace` is
-    /// joined instead of making one; `spec` is the one `create` wrote. The record is created, or
-    /// already starting (made so by `create` under the lock this process holds).
+    /// joined instead of making one; `spec` is the one `create` wrote.
     func runForeground(_ record: ContainerRecord, lock: ContainerLock, userNamespace: PreparedUserNamespace?,
-                       spec: ContainerSpec?) throws -> Int32 {
+                       spec: ContainerSpec?, recording: ForegroundRecord = .written) throws -> Int32 {
         defer { lock.release() }
-        if record.status != .starting {
+        var record = record
+        var written = true
+        var nameGiven = false
+        if case .beforeCommand(let given) = recording { (written, nameGiven) = (false, given) }
+        if written && record.status != .starting {
             guard try database.update(id: record.id, from: [.created], set: ["status": .text(ContainerStatus.starting.rawValue)]) else {
                 throw ContainerError.busy(record.name)
             }
@@ -59,12 +77,30 @@ extension ContainerService {
         defer { ForwardedSignals.unblock() }
         let launched: ContainerLauncher.Launched
         do {
-            launched = try ContainerLauncher.launch(record, context: context, stdio: stdio, userNamespace: userNamespace, spec: spec)
+            launched = try ContainerLauncher.launch(record, context: context, stdio: stdio, userNamespace: userNamespace, spec: spec,
+                                                    beforeCommand: { () throws(StartFailure) in
+                guard !written else { return }
+                do {
+                    try insert(&record, nameGiven: nameGiven)
+                } catch {
+                    throw StartFailure(exitCode: 125, userMessage: (error as? UserFacingError)?.userMessage ?? "\(error)")
+                }
+                written = true
+            })
         } catch {
             devNull?.close()
-            _ = try? database.update(id: record.id, from: [.starting], set: [
-                "status": .text(ContainerStatus.created.rawValue), "error": .text(error.userMessage), "exit_code": .integer(Int64(error.exitCode))])
-            if record.settings.autoRemove { try? removeLocked(record.id, settings: record.settings) }
+            // A start that failed before the record was written: a kept container is recorded
+            // now (as Docker, it stays, created, with the error); a --rm one leaves nothing.
+            if !written && !record.settings.autoRemove && (try? insert(&record, nameGiven: nameGiven)) != nil { written = true }
+            if written {
+                _ = try? database.update(id: record.id, from: [.starting], set: [
+                    "status": .text(ContainerStatus.created.rawValue), "error": .text(error.userMessage), "exit_code": .integer(Int64(error.exitCode))])
+                if record.settings.autoRemove { try? removeLocked(record.id, settings: record.settings) }
+            } else {
+                try? removeFiles(of: record.id, keepingForReuse: true)
+                ContainerLock.removeFile(runtime: context.runtime, id: record.id)
+                context.removeAnonymousVolumes(of: record.settings)
+            }
             throw error
         }
         devNull?.close()

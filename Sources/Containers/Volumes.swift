@@ -43,7 +43,7 @@ public final class VolumeStore {
 
     init(context: ContainerContext) throws {
         containers = context.database
-        database = context.database.database
+        database = try context.database.database
         tools = context.tools
         root = context.layout.root + "/volumes"
         try database.execute("""

@@ -10,7 +10,8 @@ import SystemSupport
 ///   the network namespace, made while the main thread parses (the process that holds them was
 ///   cloned by the main thread, in the constructor);
 /// - the store and the container database, opened (SQLite reads back its write-ahead log at each
-///   first open, and the store's JSON code is first used there);
+///   first open, and the store's JSON code is first used there; a run opens the database only
+///   after its init is cloned otherwise, docs/runtime.md);
 /// - the new container's id, lock and directory, reserved (`ContainerReservation`: ext4 takes
 ///   about 0.1 ms per directory it makes in a store full of layers).
 /// A guess from the raw arguments, made only when nothing in them asks for something else
@@ -45,6 +46,7 @@ public struct EarlyRunStart {
             var opened: OpenedSession?
             if let session = try? Session.openSilently(idMaps: idMaps), let containers = try? session.containers() {
                 _ = try? session.store.images()
+                try? containers.context.database.open()
                 opened = OpenedSession(session: session, containers: containers, reservation: containers.reserveContainer())
             }
             return Begun(idMaps: idMaps, namespaces: namespaces, session: opened)

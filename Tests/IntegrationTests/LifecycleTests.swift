@@ -223,12 +223,16 @@ final class LifecycleTests: SwctrTestCase {
     /// directly), and a process killed in between leaves a directory that the next `ps` removes.
     func testAForegroundRunThatFailsLeavesNoDirectoryAndPsRemovesAnOrphan() throws {
         XCTAssertEqual(state.swctr("create", "--name", "taken", state.image("busybox"), "true").status, 0)
-        // --stop-timeout is not among the options `run` parses without swift-argument-parser.
-        for extra in [[], ["--stop-timeout", "5"]] {
-            let clash = state.swctr(arguments: ["run", "--rm"] + extra + ["--name", "taken", state.image("busybox"), "true"])
+        // --stop-timeout is not among the options `run` parses without swift-argument-parser. A
+        // foreground run records its container once its init is cloned: the clash stops the init
+        // before the command runs, with or without --rm.
+        for extra in [["--rm"], ["--rm", "--stop-timeout", "5"], []] {
+            let clash = state.swctr(arguments: ["run"] + extra + ["--name", "taken", state.image("busybox"), "echo", "ran"])
             XCTAssertEqual(clash.status, 125)
             XCTAssertTrue(clash.stderr.contains("the container name \"taken\" is already in use"), clash.stderr)
+            XCTAssertEqual(clash.stdout, "", "the command did not run")
         }
+        XCTAssertEqual(state.swctr("ps", "-aq").stdout.split(separator: "\n").count, 1)
         let missing = state.swctr("run", "--rm", state.image("no-such-image"), "true")
         XCTAssertEqual(missing.status, 125, missing.stderr)
         let badFlag = state.swctr("run", "--rm", "--no-such-flag", state.image("busybox"), "true")
