@@ -279,9 +279,11 @@ public final class ContainerService {
                 spec.maskedPaths = []
                 spec.readOnlyPaths = []
             }
-            // A --rm container does not outlive this run: its spec need not survive a power cut.
-            try FileSystem.writeOver(directory.specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600,
-                                     durable: !request.autoRemove)
+            // With the record deferred, the spec is written with it (`writeSpec`), unless the
+            // storage needs it before the init runs (the FUSE server and the copy read it).
+            if !deferringRecord || request.storageDriver != .overlay {
+                try writeSpec(spec, of: id, autoRemove: request.autoRemove)
+            }
             if request.storageDriver == .copy {
                 try UserNamespaceTools(idMaps: context.idMaps).materializeRootfs(specPath: directory.specPath)
             }
@@ -379,6 +381,13 @@ public final class ContainerService {
             throw error
         }
         return (mounts, resolved, made)
+    }
+
+    /// Writes a container's spec.json (what exec, cp, diff and a later start read). A --rm
+    /// container does not outlive its run: its spec need not survive a power cut.
+    func writeSpec(_ spec: ContainerSpec, of id: String, autoRemove: Bool) throws {
+        try FileSystem.writeOver(context.directory(of: id).specPath, Array(try JSONEncoder().encode(spec)), mode: 0o600,
+                                 durable: !autoRemove)
     }
 
     /// Inserts the record; a name taken by a stale half-made container is freed first, and a

@@ -54,7 +54,8 @@ extension ContainerService {
 
     /// Runs a just-created container in the foreground: this process is its monitor, holding the
     /// lock, with the container on this terminal. Returns its exit code. `userNamespace` is
-    /// joined instead of making one; `spec` is the one `create` wrote.
+    /// joined instead of making one; `spec` is the one `create` made (and wrote, unless it left that
+    /// to the deferred record).
     func runForeground(_ record: ContainerRecord, lock: ContainerLock, userNamespace: PreparedUserNamespace?,
                        spec: ContainerSpec?, recording: ForegroundRecord = .written) throws -> Int32 {
         defer { lock.release() }
@@ -62,6 +63,15 @@ extension ContainerService {
         var written = true
         var nameGiven = false
         if case .beforeCommand(let given) = recording { (written, nameGiven) = (false, given) }
+        // The spec first (createContainer left it too, for the kernel overlay): a recorded
+        // container has one.
+        func writeRecord() throws {
+            if record.settings.storageDriver == .overlay, let spec {
+                try writeSpec(spec, of: record.id, autoRemove: record.settings.autoRemove)
+            }
+            try insert(&record, nameGiven: nameGiven)
+            written = true
+        }
         if written && record.status != .starting {
             guard try database.update(id: record.id, from: [.created], set: ["status": .text(ContainerStatus.starting.rawValue)]) else {
                 throw ContainerError.busy(record.name)
@@ -81,17 +91,16 @@ extension ContainerService {
                                                     beforeCommand: { () throws(StartFailure) in
                 guard !written else { return }
                 do {
-                    try insert(&record, nameGiven: nameGiven)
+                    try writeRecord()
                 } catch {
                     throw StartFailure(exitCode: 125, userMessage: (error as? UserFacingError)?.userMessage ?? "\(error)")
                 }
-                written = true
             })
         } catch {
             devNull?.close()
             // A start that failed before the record was written: a kept container is recorded
             // now (as Docker, it stays, created, with the error); a --rm one leaves nothing.
-            if !written && !record.settings.autoRemove && (try? insert(&record, nameGiven: nameGiven)) != nil { written = true }
+            if !written && !record.settings.autoRemove { try? writeRecord() }
             if written {
                 _ = try? database.update(id: record.id, from: [.starting], set: [
                     "status": .text(ContainerStatus.created.rawValue), "error": .text(error.userMessage), "exit_code": .integer(Int64(error.exitCode))])

@@ -140,6 +140,29 @@ final class LifecycleTests: SwctrTestCase {
         XCTAssertEqual(echoed.stdout, "through stdin\n")
     }
 
+    /// A foreground run writes its record and spec once its init is cloned, before its command
+    /// runs: while it runs, ps, diff and exec find it as they find any container.
+    func testAForegroundRunIsRecordedWithItsSpecWhileItsCommandRuns() {
+        let result = state.shell("""
+            $SWCTR run --rm --name fg \(state.image("busybox")) sh -c \
+              'touch /made; i=0; while [ ! -e /done ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; [ -e /done ] && echo released' \
+              > "$HOME/fg.out" 2>&1 &
+            for i in $(seq 100); do $SWCTR diff fg 2>/dev/null | grep -q 'A /made' && break; sleep 0.1; done
+            $SWCTR ps | awk 'NR > 1 { print $NF }'
+            $SWCTR diff fg
+            $SWCTR exec fg touch /done
+            wait
+            cat "$HOME/fg.out"
+            $SWCTR ps -aq | wc -l
+            """)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains("fg"), result.stdout)
+        XCTAssertTrue(lines.contains("A /made"), result.stdout)
+        XCTAssertTrue(lines.contains("released"), "exec reached the running container: \(result.stdout)")
+        XCTAssertEqual(lines.last, "0", "gone once it ended: \(result.stdout)")
+    }
+
     func testExecIntoAStoppedContainerIsAClearError() {
         let created = state.swctr("create", "--name", "idle", state.image("busybox"), "true")
         XCTAssertEqual(created.status, 0, created.stderr)
