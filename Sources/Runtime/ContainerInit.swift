@@ -85,9 +85,12 @@ public struct ContainerInit {
         if spec.network.needsNamespace && swctr_loopback_up() != 0 {
             channel.fail("bring up the loopback interface", errno: errno)
         }
-        // The parent starts what the container needs around it (the network helper) meanwhile.
+        var launcher = ProcessLauncher(process: spec.process, channel: channel, seccompProgram: seccompProgram)
+        launcher.loadBuiltinFilterEarly()
+        // The parent starts what the container needs around it (the network helper) and writes a
+        // foreground run's record meanwhile.
         channel.waitForGo()
-        ProcessLauncher(process: spec.process, channel: channel, seccompProgram: seccompProgram).launch()
+        launcher.launch()
     }
 
     // MARK: - Filesystems
