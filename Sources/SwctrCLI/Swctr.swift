@@ -55,9 +55,9 @@ public struct Swctr: ParsableCommand {
 
     /// A `run` whose arguments `Run.parsedDirectly` covers, run without swift-argument-parser;
     /// false (and nothing done) for any other arguments.
-    public static func runDirectlyParsedRun(_ arguments: [String]) -> Bool {
+    public static func runDirectlyParsedRun(_ arguments: [String], early: EarlyRunStart? = nil) -> Bool {
         guard let run = Run.parsedDirectly(arguments) else { return false }
-        execute(run, early: nil)
+        execute(run, early: early)
         return true
     }
 

@@ -48,9 +48,11 @@ if arguments.count >= 2 {
     }
 }
 // The common forms of `run` are parsed without swift-argument-parser. Otherwise a foreground
-// `run` begins its container's namespaces while its arguments are parsed.
+// `run` begins the rest of what it can while its arguments are parsed. Either way, what looks like
+// a foreground `run` begins its container's namespaces first of all.
 let commandArguments = Array(arguments.dropFirst())
-if !Swctr.runDirectlyParsedRun(commandArguments),
-   !Swctr.runStandaloneCommand(commandArguments, early: EarlyRunStart.begin(commandArguments)) {
+let namespacesBegun = EarlyRunStart.beginNamespaces(commandArguments)
+if !Swctr.runDirectlyParsedRun(commandArguments, early: namespacesBegun),
+   !Swctr.runStandaloneCommand(commandArguments, early: EarlyRunStart.begin(commandArguments, after: namespacesBegun)) {
     Swctr.main()
 }
