@@ -55,17 +55,22 @@ public struct UserDirectories: Sendable {
 
 /// The process environment as a dictionary, read once.
 public enum ProcessEnvironment {
-    public static var current: [String: String] {
+    /// The environment swctr was started with, read once: swctr never changes its own (the C
+    /// constructor drops its private variables before Swift runs), and a `run` asked for it about
+    /// ten times (paths, registries, the storage driver, the container's defaults), each time a
+    /// new dictionary of every variable.
+    public static let current: [String: String] = {
         var result: [String: String] = [:]
         var pointer = environ
         while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            // Split at the first "=" as bytes (Character search is generic code).
+            let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: strlen(entry))
+            if let equals = bytes.firstIndex(of: UInt8(ascii: "=")) {
+                result[String(decoding: bytes[..<equals], as: UTF8.self)] = String(decoding: bytes[(equals + 1)...], as: UTF8.self)
             }
             pointer += 1
         }
         return result
-    }
+    }()
 }
 
