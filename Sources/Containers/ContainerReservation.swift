@@ -46,6 +46,8 @@ extension ContainerService {
         let directory = context.directory(of: id)
         do {
             try directory.create(reusing: context.spareContainers)
+            // This thread has the time: the main thread parses meanwhile.
+            directory.removeStaleWork()
         } catch {
             try? FileSystem.removeTree(directory.path)
             ContainerLock.removeFile(runtime: context.runtime, id: id)

@@ -242,6 +242,8 @@ public final class ContainerService {
                 }
             }
             if reservation == nil { try directory.create(reusing: context.spareContainers) }
+            // A foreground run removes it once its container runs (`runForeground`).
+            if !deferringRecord { directory.removeStaleWork() }
             var hosts = try NetworkFiles.hosts(hostname: hostname, mode: network.mode, extraHosts: network.extraHosts)
             var resolvConf = try NetworkFiles.resolvConf(mode: network.mode, request: network,
                                                          hostResolvConf: (try? FileSystem.readText(HostResolver.path)) ?? "")
@@ -532,6 +534,8 @@ public final class ContainerService {
     /// nothing of its own is left in it (`SpareContainerDirectories`).
     func removeFiles(of id: String, keepingForReuse: Bool = false) throws {
         let directory = context.directory(of: id)
+        // A start that failed before removing it (keep() takes only what a new directory has).
+        directory.removeStaleWork()
         if keepingForReuse && context.spareContainers.keep(directory) { return }
         if FileSystem.exists(directory.path) { try context.tools.removeTree(directory.path) }
     }

@@ -113,6 +113,8 @@ extension ContainerService {
             throw error
         }
         devNull?.close()
+        // While the command runs, nothing waits for this (see SpareContainerDirectories.take).
+        context.directory(of: record.id).removeStaleWork()
         _ = try? database.update(id: record.id, set: [
             "status": .text(ContainerStatus.running.rawValue), "pid": .integer(Int64(launched.pid.rawValue)),
             "monitor_pid": .integer(Int64(getpid())), "started": .real(Timestamp.now)])

@@ -32,6 +32,15 @@ public struct ContainerDirectory: Sendable {
     public var hostnameFile: String { path + "/hostname" }
     public var hostsFile: String { path + "/hosts" }
     public var resolvConfFile: String { path + "/resolv.conf" }
+    /// What the last overlay left in a spare's work directory, moved aside by `take` for the new
+    /// container's mount; removed once the container runs (`removeStaleWork`).
+    public var staleWork: String { path + "/stale-work" }
+
+    /// Removes the tree `take` moved aside, if there is one.
+    public func removeStaleWork() {
+        var info = stat()
+        if lstat(staleWork, &info) == 0 { try? FileSystem.removeTree(staleWork) }
+    }
 
     /// Makes the directories (private to this user), or takes a removed container's from
     /// `spares` (its files are rewritten by the create that follows).
@@ -72,8 +81,8 @@ public struct ContainerDirectory: Sendable {
 /// freed in the last minute. A directory is kept only when what is left of it is what a new
 /// container's has: an empty writable layer whose root has the mode and owner `mkdir` gives and no
 /// extended attribute but the overlay's own (removed), a work directory with nothing but what the
-/// kernel leaves in it (removed by `take`, as the next mount would), and the generated files, which
-/// the next create overwrites. Other files swctr made (log, seccomp link, ports, cgroup) are removed;
+/// kernel leaves in it (moved aside by `take`, then removed, as the next mount would have removed
+/// it), and the generated files, which the next create overwrites. Other files swctr made (log, seccomp link, ports, cgroup) are removed;
 /// anything else, or a writable layer with content, and the caller removes the whole directory as
 /// before. Slots are taken and filled with atomic renames, so concurrent swctr processes never
 /// share one.
@@ -87,16 +96,18 @@ public struct SpareContainerDirectories: Sendable {
 
     func slot(_ number: Int) -> String { path + "/" + String(number) }
 
-    /// Renames a kept directory to `directory.path`, and removes what the last overlay left in its
-    /// work directory; false when there is none.
+    /// Renames a kept directory to `directory.path`, and moves what the last overlay left in its
+    /// work directory to `directory.staleWork`; false when there is none.
     public func take(into directory: ContainerDirectory) -> Bool {
         for number in 0..<Self.slots where swctr_renameat2(AT_FDCWD, slot(number), AT_FDCWD, directory.path, 1 /* RENAME_NOREPLACE */) == 0 {
-            // Here rather than when the directory was kept: freeing the blocks of these kernel-made
-            // directories waits on the disk (a discard each on this project's test VM), and a
-            // `run` is about to wait for its id-mapping helpers anyway, while the one that kept
-            // the directory was about to exit. (Done on a thread of its own while the create goes
-            // on, it measured no faster.)
-            guard (try? FileSystem.removeTree(directory.work + "/work")) != nil else {
+            // The overlay's next mount needs `work/work` gone. It is moved aside rather than
+            // removed here: freeing the blocks of these kernel-made directories waits on the disk
+            // (a discard each on this project's test VM), and the caller removes it where nothing
+            // waits for it (`removeStaleWork`: a foreground run once its container runs).
+            let kernelTree = directory.work + "/work"
+            let movedAside = swctr_renameat2(AT_FDCWD, kernelTree, AT_FDCWD, directory.staleWork, 1 /* RENAME_NOREPLACE */) == 0
+                || errno == ENOENT
+            guard movedAside || (try? FileSystem.removeTree(kernelTree)) != nil else {
                 // Not what keep() saw: not used, and out of the way of a new directory.
                 if (try? FileSystem.removeTree(directory.path)) == nil {
                     _ = swctr_renameat2(AT_FDCWD, directory.path, AT_FDCWD, slot(number), 1 /* RENAME_NOREPLACE */)
@@ -114,7 +125,7 @@ public struct SpareContainerDirectories: Sendable {
     /// Whether the overlay's `work/work` holds only what the kernel leaves there after an unmount:
     /// nothing, or the `volatile` mount's marker (`incompat/volatile/dirty`, empty), all this
     /// user's. The kernel makes these directories mode 0; they are opened up to be read (and are
-    /// removed by the next `take`).
+    /// moved aside by the next `take`).
     static func isKernelWorkTree(_ path: String, uid: uid_t) -> Bool {
         var level = path
         for expected in ["incompat", "volatile", "dirty"] {
