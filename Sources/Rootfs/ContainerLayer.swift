@@ -82,9 +82,9 @@ public struct ContainerDirectory: Sendable {
 /// container's has: an empty writable layer whose root has the mode and owner `mkdir` gives and no
 /// extended attribute but the overlay's own (removed), a work directory with nothing but what the
 /// kernel leaves in it (moved aside by `take`, then removed, as the next mount would have removed
-/// it), and the generated files, which the next create overwrites. Other files swctr made (log, seccomp link, ports, cgroup) are removed;
-/// anything else, or a writable layer with content, and the caller removes the whole directory as
-/// before. Slots are taken and filled with atomic renames, so concurrent swctr processes never
+/// it), and the generated files, which the next create overwrites. Other files swctr made (log,
+/// seccomp link, ports, cgroup) are removed; anything else, or a writable layer with content, and
+/// the caller removes the whole directory as before. Slots are taken and filled with atomic renames, so concurrent swctr processes never
 /// share one.
 public struct SpareContainerDirectories: Sendable {
     public let path: String
