@@ -33,7 +33,8 @@ public struct Swctr: ParsableCommand {
     /// builds every subcommand's argument set and tries the completion-script flags first: a few
     /// milliseconds of reflection that `swctr run` would pay before it starts a container. Anything the
     /// command cannot parse alone (help, a wrong flag, no arguments) returns false, and the root parser
-    /// reads the arguments again and reports them exactly as before.
+    /// reads the arguments again and reports them exactly as before. A command that runs does not
+    /// return: swctr exits with its status.
     public static func runStandaloneCommand(_ arguments: [String], early: EarlyRunStart? = nil) -> Bool {
         guard let name = arguments.first,
               let command = configuration.subcommands.first(where: {
@@ -50,30 +51,31 @@ public struct Swctr: ParsableCommand {
             return false
         }
         execute(parsed, early: early)
-        return true
     }
 
     /// A `run` whose arguments `Run.parsedDirectly` covers, run without swift-argument-parser;
-    /// false (and nothing done) for any other arguments.
+    /// false (and nothing done) for any other arguments; once the run is done, swctr exits.
     public static func runDirectlyParsedRun(_ arguments: [String], early: EarlyRunStart? = nil) -> Bool {
         guard let run = Run.parsedDirectly(arguments) else { return false }
         execute(run, early: early)
-        return true
     }
 
-    private static func execute(_ parsed: ParsableCommand, early: EarlyRunStart?) {
+    /// Runs the command and exits (`ProcessExit.leavingTeardown`: whoever waits for swctr hears of
+    /// its exit without waiting for its address space to be torn down).
+    private static func execute(_ parsed: ParsableCommand, early: EarlyRunStart?) -> Never {
         var parsed = parsed
         do {
             if let run = parsed as? Run { try run.run(early: early) } else { try parsed.run() }
         } catch let code as ExitCode {
             early?.settle()
             // What exit(withError:) does with an exit code, without building a message first.
-            Glibc.exit(code.rawValue)
+            ProcessExit.leavingTeardown(code.rawValue)
         } catch {
             early?.settle()
             exit(withError: error)
         }
         early?.settle()
+        ProcessExit.leavingTeardown(0)
     }
 }
 

@@ -194,8 +194,19 @@ func comm(of pid: pid_t) -> String {
     ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-/// Processes whose environment mentions `text` (how a leftover of a test's swctr state shows).
+/// Processes whose environment mentions `text` (how a leftover of a test's swctr state shows) and
+/// that are still there after up to two seconds: swctr leaves the teardown of its address space to a
+/// child that exits just after it (`ProcessExit.leavingTeardown`), which is not a leftover.
 func processes(withEnvironmentContaining text: String) -> [pid_t] {
+    var left = processesNow(withEnvironmentContaining: text)
+    for _ in 0..<100 where !left.isEmpty {
+        usleep(20_000)
+        left = processesNow(withEnvironmentContaining: text)
+    }
+    return left
+}
+
+private func processesNow(withEnvironmentContaining text: String) -> [pid_t] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap { pid_t($0) }.filter { pid in
         guard pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }

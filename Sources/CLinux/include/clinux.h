@@ -79,6 +79,7 @@ int swctr_ofd_lock(int fd, int exclusive, int wait);
 /// 1 when some other open file description holds a lock on the file, 0 when none, -1/errno.
 int swctr_ofd_is_locked(int fd);
 int swctr_set_child_subreaper(void);
+__attribute__((noreturn)) void swctr_exit_leaving_teardown(int status);
 /// waitid(P_PIDFD): the pid when it ended (status as waitpid would give), 0 with nohang and still
 /// running, -1/errno. With nowait the child stays waitable.
 int swctr_waitid_pidfd(int pidfd, int *status, int nowait, int nohang);

@@ -1,0 +1,13 @@
+import CLinux
+
+/// Ending swctr's own process.
+public enum ProcessExit {
+    /// Exits with `status` once stdio is flushed, leaving the teardown of the address space to a
+    /// child that shares it and outlives this process (`swctr_exit_leaving_teardown`), so that
+    /// whoever waits for swctr (a shell, a script) hears of its exit without waiting for that.
+    /// No `atexit` handlers run: swctr registers none.
+    public static func leavingTeardown(_ status: Int32) -> Never {
+        swctr_exit_leaving_teardown(status)
+        fatalError("unreachable")
+    }
+}
