@@ -64,7 +64,7 @@ let package = Package(
         .systemLibrary(name: "CCap", providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CFuse", providers: [.apt(["libfuse3-dev"])]),
         // C: the code that must run before any thread exists (user namespace entry).
-        .target(name: "CNamespaces"),
+        .target(name: "CNamespaces", dependencies: ["CLinux"]),
         // C: the network helper's children inside the container (TAP, connector) and libslirp via dlopen.
         .target(name: "CNetwork"),
 
@@ -81,7 +81,7 @@ let package = Package(
         .target(name: "Containers", dependencies: ["ImageStore", "Rootfs", "RuntimeSpec", "Runtime", "Network", "Cgroups", "FuseOverlay", "Registry", "SystemSupport", "CSQLite", "CLinux", "CArchive"], swiftSettings: swiftSettings),
         .target(name: "HostCheck", dependencies: ["Runtime", "RuntimeSpec", "SystemSupport", "CLinux"], swiftSettings: swiftSettings),
         .target(name: "SwctrCLI", dependencies: [
-            "Containers", "Cgroups", "HostCheck", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport",
+            "Containers", "Cgroups", "HostCheck", "ImageStore", "Registry", "ImageReference", "Runtime", "SystemSupport", "CNamespaces",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "swctr", dependencies: ["SwctrCLI", "Containers", "HostCheck", "Runtime", "Network", "ImageStore", "FuseOverlay", "CNamespaces"],

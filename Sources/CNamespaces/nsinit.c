@@ -175,18 +175,35 @@ static void populate_writable_data(int argc, char **argv) {
     populate_range(__bss_start, _end);
 }
 
-// `swctr run` clones the holder of its container's namespaces (swctr_userns_holder, below) here,
-// before the Swift runtime starts: the network namespace, about a millisecond of kernel work, is
-// then made on the other CPU while the runtime starts and the arguments are parsed, which leave it
-// idle. Swift takes the holder (PreparedUserNamespace.startHolder) or ends it if the container
-// wants other namespaces; if the process exits first, it is killed as its parent ends.
+// A foreground `swctr run` clones the holder of its container's namespaces (swctr_userns_holder,
+// below) here, before the Swift runtime starts: the network namespace, about a millisecond of
+// kernel work, is then made on the other CPU while the runtime starts and the arguments are
+// parsed, which leave it idle; and newuidmap and newgidmap, the longest chain before the
+// container's init can be cloned, start on it at once where swctr remembers them
+// (early_id_maps.c). Swift takes the holder (PreparedUserNamespace.startHolder) or ends it if the
+// container wants other namespaces; if the process exits first, it is killed as its parent ends.
 static pid_t early_holder_pid = -1;
 static int early_holder_ready = -1;
 static void *early_holder_stack;
 
+int swctr_looks_like_foreground_run(int count, char *const *arguments) {
+    if (count < 2 || strcmp(arguments[0], "run") != 0) return 0;
+    for (int i = 1; i < count; i++) {
+        const char *argument = arguments[i];
+        if (strcmp(argument, "--detach") == 0 || strncmp(argument, "--detach=", 9) == 0 || strcmp(argument, "--help") == 0
+            || strcmp(argument, "-h") == 0 || strncmp(argument, "--userns", 8) == 0 || strncmp(argument, "container:", 10) == 0
+            || strstr(argument, "=container:"))
+            return 0;
+        // -d, alone or among other one-letter flags (-dit).
+        if (argument[0] == '-' && argument[1] != '-' && strchr(argument, 'd')) return 0;
+    }
+    return 1;
+}
+
 static void start_early_holder(int argc, char **argv) {
-    if (argc < 3 || strcmp(argv[1], "run") != 0) return;
+    if (argc < 1 || !swctr_looks_like_foreground_run(argc - 1, argv + 1)) return;
     early_holder_pid = swctr_userns_holder(1, &early_holder_ready, &early_holder_stack);
+    if (early_holder_pid > 0) swctr_start_early_id_maps(early_holder_pid);
 }
 
 pid_t swctr_take_early_holder(int *ready_fd, void **stack) {

@@ -1,5 +1,6 @@
 // Runtime owns starting a container: the user namespace handshake and id maps, the init's mounts,
 // pivot_root, user switch and execve, and the parent's side while the container runs.
+import CNamespaces
 import SystemSupport
 #if canImport(Glibc)
 import Glibc
@@ -143,6 +144,32 @@ public struct IDMapPlan: Equatable, Sendable {
             userName: name, uid: uid, gid: gid,
             newuidmap: ChildProcess.findExecutable("newuidmap"), newgidmap: ChildProcess.findExecutable("newgidmap"))
     }
+
+    /// The text of the file in which swctr remembers its helpers and maps (`id-map-helpers` in
+    /// the runtime directory, see `SWCTR_ID_MAP_HELPERS_FILE` in cnamespaces.h): the next
+    /// `swctr run`'s constructor starts the helpers from it on its early holder before Swift
+    /// runs, and this plan's text must then equal what it read. nil when no helper writes the maps.
+    public var rememberedHelpersText: String? {
+        guard case .helpers(let newuidmap, let newgidmap) = writer else { return nil }
+        func numbers(_ maps: [IDMapping]) -> String {
+            maps.map { "\($0.containerID) \($0.hostID) \($0.size)" }.concatenated(separator: " ")
+        }
+        return "swctr id-map helpers 1\n\(newuidmap)\n\(numbers(uidMappings))\n\(newgidmap)\n\(numbers(gidMappings))\n"
+    }
+
+    /// Remembers `text` (`rememberedHelpersText`) for the next runs, or forgets what was
+    /// remembered (nil). Best effort: without the file, runs start the helpers themselves.
+    public static func rememberHelpers(_ text: String?, directories: UserDirectories = .current()) {
+        guard let runtime = try? directories.prepareRuntimeDirectory() else { return }
+        let path = runtime + "/" + rememberedHelpersFile
+        if let text {
+            try? FileSystem.writeAtomically(path, text, mode: 0o600, durable: false)
+        } else {
+            unlink(path)
+        }
+    }
+
+    static let rememberedHelpersFile = SWCTR_ID_MAP_HELPERS_FILE
 
     /// Writes the maps of the user namespace that `pid` is in.
     public func apply(to pid: ProcessID) throws(RuntimeError) {

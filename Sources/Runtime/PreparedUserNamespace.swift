@@ -43,7 +43,7 @@ public final class PreparedUserNamespace {
     /// owned by it; nil when no process could be cloned into one (the container then makes its
     /// own at start, and reports why that fails).
     public static func begin(idMaps: IDMapPlan, network: Bool = false) -> PreparedUserNamespace? {
-        startHolder(network: network).map { mapping($0, as: idMaps) }
+        startHolder(network: network).flatMap { mapping($0, as: idMaps) }
     }
 
     /// `begin` in two steps, for a caller that works out the maps on another thread: the holder
@@ -53,6 +53,30 @@ public final class PreparedUserNamespace {
         fileprivate let pid: ProcessID
         fileprivate let stack: UnsafeMutableRawPointer?
         fileprivate let networkReady: FileDescriptor?
+        /// For the constructor's holder: what the constructor did about its maps.
+        fileprivate var early: EarlyIDMaps?
+    }
+
+    /// The constructor's id-map helpers (`swctr_start_early_id_maps`): the remembered text it
+    /// read, and the helpers if it started them from it.
+    fileprivate struct EarlyIDMaps {
+        let text: [UInt8]
+        let helpers: (programs: ConcurrentPrograms, tools: [String])?
+
+        /// Taken once, with the early holder; nil if the constructor made none.
+        static func take() -> EarlyIDMaps? {
+            var maps = swctr_early_id_maps()
+            let state = swctr_take_early_id_maps(&maps)
+            guard state >= 0 else { return nil }
+            let text = maps.text.map { Array(UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self), count: Int(maps.length))) } ?? []
+            guard state == 1, let batch = maps.batch else { return EarlyIDMaps(text: text, helpers: nil) }
+            let tools = [maps.paths.0, maps.paths.1].map { $0.map { String(cString: $0) } ?? "" }
+            let programs = ConcurrentPrograms.adopting(
+                batch: batch, paths: tools,
+                pipes: [(maps.output_read_fds.0, maps.output_write_fds.0), (maps.output_read_fds.1, maps.output_write_fds.1)],
+                input: maps.stdin_fd)
+            return EarlyIDMaps(text: text, helpers: (programs, tools))
+        }
     }
 
     /// With `network`, the holder `swctr run`'s constructor cloned (nsinit.c) if there is one;
@@ -72,22 +96,49 @@ public final class PreparedUserNamespace {
         var stack: UnsafeMutableRawPointer?
         let pid = swctr_take_early_holder(&ready, &stack)
         guard pid > 0 else { return nil }
-        return UnmappedHolder(pid: ProcessID(rawValue: pid), stack: stack, networkReady: FileDescriptor(rawValue: ready))
+        return UnmappedHolder(pid: ProcessID(rawValue: pid), stack: stack, networkReady: FileDescriptor(rawValue: ready),
+                              early: EarlyIDMaps.take())
     }
 
     /// Ends the holder the constructor cloned, if nothing took it: for a `run` whose container
     /// makes or joins other namespaces, before anything is executed in this process's place.
+    /// Helpers the constructor started on it are not waited for: they end on their own (a dead
+    /// holder fails them), and whoever reaps orphans reaps them once swctr has exited.
     public static func discardEarlyHolder() {
         guard let early = takeEarlyHolder() else { return }
-        early.networkReady?.close()
-        kill(early.pid.rawValue, SIGKILL)
-        if (try? ChildProcess.wait(early.pid)) != nil { swctr_userns_holder_release(early.stack) }
+        discard(early)
     }
 
-    /// Starts writing the maps of a holder from `startHolder` (any thread may).
-    public static func mapping(_ holder: UnmappedHolder, as idMaps: IDMapPlan) -> PreparedUserNamespace {
-        PreparedUserNamespace(holder: holder.pid, stack: holder.stack, maps: idMaps.beginApplying(to: holder.pid),
-                              networkReady: holder.networkReady)
+    private static func discard(_ holder: UnmappedHolder) {
+        holder.networkReady?.close()
+        kill(holder.pid.rawValue, SIGKILL)
+        holder.early?.helpers?.programs.leave()
+        if (try? ChildProcess.wait(holder.pid)) != nil { swctr_userns_holder_release(holder.stack) }
+    }
+
+    /// Starts writing the maps of a holder from `startHolder` (any thread may). For the
+    /// constructor's holder, whose helpers the constructor may have started from the remembered
+    /// maps: those helpers are taken if the maps are `idMaps`'s; if not, the holder is discarded
+    /// (nil: the container maps a user namespace of its own) and the maps remembered anew, as
+    /// they are whenever they differ from what the constructor read.
+    public static func mapping(_ holder: UnmappedHolder, as idMaps: IDMapPlan) -> PreparedUserNamespace? {
+        if let early = holder.early {
+            let expected = idMaps.rememberedHelpersText
+            let current = expected.map { Array($0.utf8) } ?? []
+            if let helpers = early.helpers {
+                if early.text == current {
+                    return PreparedUserNamespace(holder: holder.pid, stack: holder.stack,
+                                                 maps: PendingIDMaps(state: .helpers(helpers.programs, tools: helpers.tools)),
+                                                 networkReady: holder.networkReady)
+                }
+                discard(holder)
+                IDMapPlan.rememberHelpers(expected)
+                return nil
+            }
+            if early.text != current { IDMapPlan.rememberHelpers(expected) }
+        }
+        return PreparedUserNamespace(holder: holder.pid, stack: holder.stack, maps: idMaps.beginApplying(to: holder.pid),
+                                     networkReady: holder.networkReady)
     }
 
     /// Waits until the maps are written (and the network namespace is made) and returns the

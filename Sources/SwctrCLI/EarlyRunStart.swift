@@ -1,7 +1,11 @@
+import CNamespaces
 import Containers
 import Runtime
 import RuntimeSpec
 import SystemSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a foreground `swctr run` that swift-argument-parser parses (one `Run.parsedDirectly` does
 /// not cover) is about to want, begun on a thread of its own before its arguments are parsed
@@ -44,7 +48,7 @@ public struct EarlyRunStart {
         guard looksLikeForegroundRun(arguments) else { return nil }
         let holder = PreparedUserNamespace.startHolder(network: true)
         let idMaps = IDMapPlan.current()
-        let namespaces = holder.map { PreparedUserNamespace.mapping($0, as: idMaps) }
+        let namespaces = holder.flatMap { PreparedUserNamespace.mapping($0, as: idMaps) }
         return EarlyRunStart(work: .done(Begun(idMaps: idMaps, namespaces: namespaces, session: nil)))
     }
 
@@ -58,7 +62,7 @@ public struct EarlyRunStart {
         let holder = earlier == nil ? PreparedUserNamespace.startHolder(network: true) : nil
         return EarlyRunStart(work: .background(BackgroundWork {
             let idMaps = earlier?.idMaps ?? IDMapPlan.current()
-            let namespaces = earlier?.namespaces ?? holder.map { PreparedUserNamespace.mapping($0, as: idMaps) }
+            let namespaces = earlier?.namespaces ?? holder.flatMap { PreparedUserNamespace.mapping($0, as: idMaps) }
             // Failures are left to the caller's own open, which reports them as usual.
             var opened: OpenedSession?
             if let session = try? Session.openSilently(idMaps: idMaps), let containers = try? session.containers() {
@@ -98,24 +102,10 @@ public struct EarlyRunStart {
     /// container's own arguments) only costs the head start.
     static func looksLikeForegroundRun(_ arguments: [String]) -> Bool {
         guard arguments.count > 1, arguments[0] == "run" else { return false }
-        // Compared as bytes: String's substring search is generic code whose first use costs
-        // more than the rest of this function.
-        for argument in arguments.dropFirst() {
-            let bytes = Array(argument.utf8)
-            if argument == "--detach" || argument.hasPrefix("--detach=") || argument == "--help" || argument == "-h"
-                || argument.hasPrefix("--userns") || argument.hasPrefix("container:") || contains(bytes, "=container:") {
-                return false
-            }
-            // -d, alone or among other one-letter flags (-dit).
-            if argument.hasPrefix("-") && !argument.hasPrefix("--") && bytes.contains(UInt8(ascii: "d")) { return false }
-        }
-        return true
-    }
-
-    private static func contains(_ bytes: [UInt8], _ part: StaticString) -> Bool {
-        let needle = UnsafeBufferPointer(start: part.utf8Start, count: part.utf8CodeUnitCount)
-        guard bytes.count >= needle.count else { return false }
-        return (0...(bytes.count - needle.count)).contains { start in bytes[start..<start + needle.count].elementsEqual(needle) }
+        // The constructor's own guess (nsinit.c), so that both begin for the same runs.
+        let copies = arguments.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        return swctr_looks_like_foreground_run(Int32(copies.count), copies) != 0
     }
 
     /// Whether namespaces begun this way are the ones a container with these settings would make:

@@ -131,7 +131,7 @@ public enum ChildProcess {
             for pipe in pipes { pipe.read.close(); pipe.write.close() }
             return ConcurrentPrograms(started: [], failure: error)
         }
-        return ConcurrentPrograms(spawning: .init(batch: batch, strings: strings, pipes: pipes, devNull: devNull))
+        return ConcurrentPrograms(spawning: .init(batch: batch, strings: strings, paths: programs.map(\.path), pipes: pipes, devNull: devNull))
     }
 
     /// Looks a program up in PATH (or the given directories).
@@ -152,7 +152,9 @@ public final class ConcurrentPrograms {
     /// A spawning thread not yet joined, with what it uses.
     struct Spawning {
         let batch: OpaquePointer
-        let strings: SpawnStrings
+        /// The C strings the batch reads, kept until it is finished; nil when they are not ours.
+        let strings: SpawnStrings?
+        let paths: [String]
         let pipes: [(read: FileDescriptor, write: FileDescriptor)]
         let devNull: FileDescriptor
     }
@@ -171,6 +173,18 @@ public final class ConcurrentPrograms {
         self.started = []
     }
 
+    /// Programs that C code started with `swctr_spawn_batch_start` before Swift ran (the early
+    /// id-map helpers, see cnamespaces.h), taken over as if `startConcurrently` had started them:
+    /// `paths` name them, `pipes` are their output pipes (the write ends are closed once the batch
+    /// is finished), `input` their stdin. The batch's strings stay the C code's.
+    public static func adopting(batch: OpaquePointer, paths: [String], pipes: [(read: Int32, write: Int32)],
+                                input: Int32) -> ConcurrentPrograms {
+        ConcurrentPrograms(spawning: Spawning(
+            batch: batch, strings: nil, paths: paths,
+            pipes: pipes.map { (FileDescriptor(rawValue: $0.read), FileDescriptor(rawValue: $0.write)) },
+            devNull: FileDescriptor(rawValue: input)))
+    }
+
     /// Joins the spawning thread: its programs become `started`, the pipes' write ends close.
     private func joinSpawning() {
         guard let spawning else { return }
@@ -183,7 +197,7 @@ public final class ConcurrentPrograms {
             if pid > 0 { started.append((ProcessID(rawValue: pid), pipe.read)) } else { pipe.read.close() }
         }
         if error != 0 {
-            let path = spawning.strings.path(at: started.count)
+            let path = started.count < spawning.paths.count ? spawning.paths[started.count] : ""
             failure = SystemCallError("spawn", on: path, errno: error)
         }
         withExtendedLifetime(spawning.strings) {}
@@ -203,6 +217,15 @@ public final class ConcurrentPrograms {
         started = []
         if let failure { throw failure }
         return results
+    }
+
+    /// Lets the programs be: the spawning thread is joined and their output closed, but they are
+    /// not waited for (once this process has exited, whoever reaps orphans reaps them).
+    public func leave() {
+        joinSpawning()
+        for child in started { child.output.close() }
+        started = []
+        failure = nil
     }
 
     deinit { _ = try? wait() }
@@ -225,11 +248,6 @@ final class SpawnStrings {
             argvs[index] = UnsafePointer(Self.copy(program.arguments))
         }
         self.environment = Self.copy(environment)
-    }
-
-    func path(at index: Int) -> String {
-        guard index < count, let path = paths[index] else { return "" }
-        return String(cString: path)
     }
 
     /// A NULL-terminated array of copies.

@@ -247,6 +247,47 @@ final class RuntimeSecurityTests: SwctrTestCase {
         XCTAssertTrue(warnings[0].contains("no subordinate ids for \(other)") && warnings[0].contains("usermod --add-subuids"), warnings[0])
     }
 
+    /// A foreground run remembers its id-map helpers and ranges in the runtime directory, and the
+    /// next run's constructor starts the helpers from that file before swctr's own code runs. The
+    /// file never decides the maps: a stale one is replaced and the container maps as it should,
+    /// and a program it names that root does not own is never run.
+    func testRememberedIDMapHelpersAreCheckedBeforeTheyAreUsed() throws {
+        let file = state.runtimeDir + "/swctr/id-map-helpers"
+        func uidMap() -> String {
+            let result = state.swctr("run", "--rm", "--network", "none", state.image("busybox"), "cat", "/proc/self/uid_map")
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return result.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }.joined(separator: "\n")
+        }
+        let expected = uidMap()
+        XCTAssertTrue(expected.hasPrefix("0 ") && expected.split(separator: "\n").count >= 2, expected)
+        let remembered = try String(contentsOfFile: file, encoding: .utf8)
+        let lines = remembered.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(lines.count, 6, remembered)
+        XCTAssertEqual(lines.first, "swctr id-map helpers 1")
+        XCTAssertTrue(lines[1].hasSuffix("/newuidmap") && lines[3].hasSuffix("/newgidmap"), remembered)
+        XCTAssertEqual(lines[2], expected.split(separator: "\n").joined(separator: " "), "the uid ranges, as mapped")
+        var info = stat()
+        XCTAssertEqual(stat(file, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o600)
+        XCTAssertEqual(uidMap(), expected, "a run that started its helpers from the file")
+
+        // Stale ranges that the helpers would accept (root only): not used, and replaced.
+        let ownID = expected.split(separator: " ")[1]
+        let stale = "swctr id-map helpers 1\n\(lines[1])\n0 \(ownID) 1\n\(lines[3])\n0 \(ownID) 1\n"
+        XCTAssertEqual(state.shell("printf '%s' '\(stale)' > '\(file)'").status, 0)
+        XCTAssertEqual(uidMap(), expected)
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), remembered)
+
+        // A program of the user's own in place of newuidmap: never run.
+        let marker = state.scratch + "/fake-newuidmap-ran"
+        let fake = state.scratch + "/fake-newuidmap"
+        let planted = remembered.replacingOccurrences(of: lines[1] + "\n", with: fake + "\n")
+        XCTAssertEqual(state.shell("printf '#!/bin/sh\\ntouch \(marker)\\n' > '\(fake)' && chmod 755 '\(fake)' && printf '%s' '\(planted)' > '\(file)'").status, 0)
+        XCTAssertEqual(uidMap(), expected)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the planted program ran")
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), remembered)
+    }
+
     func testARunWhoseUserNamespaceCannotBeMappedFailsAndLeavesNothing() throws {
         guard TestHost.isRoot else { throw XCTSkip("replacing newuidmap for one command needs root") }
         // A copy without the setuid bit cannot write the map; it replaces newuidmap in a private

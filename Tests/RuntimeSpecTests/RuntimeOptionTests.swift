@@ -67,4 +67,15 @@ final class RuntimeOptionTests: XCTestCase {
         let single = IDMapPlan.forCurrentUser(subuidText: nil, subgidText: nil, userName: "alice", uid: 1001, gid: 1001, newuidmap: nil, newgidmap: nil)
         XCTAssertThrowsError(try single.keepingIDs(uid: 1001, gid: 1001))
     }
+
+    /// The file the constructor of the next `swctr run` starts the helpers from (cnamespaces.h):
+    /// each helper's path, then its ranges as newuidmap takes them.
+    func testTheRememberedHelpersTextNamesEachHelperAndItsRanges() {
+        let plan = IDMapPlan.forCurrentUser(subuidText: "alice:200000:65536\nalice:400000:10\n", subgidText: "alice:300000:65536\n",
+                                            userName: "alice", uid: 1001, gid: 1002, newuidmap: "/usr/bin/newuidmap", newgidmap: "/usr/bin/newgidmap")
+        XCTAssertEqual(plan.rememberedHelpersText,
+                       "swctr id-map helpers 1\n/usr/bin/newuidmap\n0 1001 1 1 200000 65536 65537 400000 10\n/usr/bin/newgidmap\n0 1002 1 1 300000 65536\n")
+        let single = IDMapPlan.forCurrentUser(subuidText: nil, subgidText: nil, userName: "alice", uid: 1001, gid: 1001, newuidmap: nil, newgidmap: nil)
+        XCTAssertNil(single.rememberedHelpersText, "nothing to remember when swctr writes the maps itself")
+    }
 }

@@ -49,9 +49,43 @@ int swctr_nsinit_sync_fd(void);
 /// child has been reaped. Returns its pid, or -1 with errno set.
 pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack);
 void swctr_userns_holder_release(void *stack);
+/// Whether swctr's arguments (without the program's name) look like a foreground `run`: a guess
+/// from the raw arguments, false when anything in them asks for something else (detached,
+/// --userns, another container's network, help). The constructor begins the container's
+/// namespaces for such a run; Swift's EarlyRunStart asks the same.
+int swctr_looks_like_foreground_run(int count, char *const *arguments);
 /// The holder (with a network namespace) that the constructor cloned for `swctr run`, if any and
 /// not yet taken: its pid, as swctr_userns_holder gives one, or -1. Taken once.
 pid_t swctr_take_early_holder(int *ready_fd, void **stack);
+
+/// The file, in swctr's runtime directory ($XDG_RUNTIME_DIR/swctr, else /tmp/swctr-run-UID), in
+/// which swctr remembers how newuidmap and newgidmap map its containers: a header line, then for
+/// each helper a line with its path and a line with its ranges ("0 1000 1 1 100000 65536").
+#define SWCTR_ID_MAP_HELPERS_FILE "id-map-helpers"
+
+/// What the constructor did for the early holder's id maps (swctr_take_early_id_maps).
+struct swctr_early_id_maps {
+    /// The remembered file's text as read (NUL-terminated), or NULL.
+    const char *text;
+    unsigned long length;
+    /// With the helpers started: the spawning batch (for swctr_spawn_batch_finish), the helpers'
+    /// paths, the pipes their output goes to (the write ends to close once the batch is
+    /// finished) and their stdin (/dev/null, also to close then).
+    struct swctr_spawn_batch *batch;
+    const char *paths[2];
+    int output_read_fds[2];
+    int output_write_fds[2];
+    int stdin_fd;
+};
+
+/// Called by the constructor once it has cloned the early holder: starts newuidmap and newgidmap
+/// on it, on a thread of their own (swctr_spawn_batch_start), as the remembered file says, if
+/// that file is this user's own and names root's helpers. Swift later checks the file's text
+/// against the maps it works out itself before it uses the holder.
+void swctr_start_early_id_maps(pid_t holder);
+/// Taken once: -1 if the constructor did not try (no early holder), 0 if it tried and started
+/// nothing (`text` is what it read, if anything), 1 if the helpers were started.
+int swctr_take_early_id_maps(struct swctr_early_id_maps *maps);
 /// The same steps without an exec: forks (for an init joining prepared namespaces, clones a child
 /// that shares this process's memory until it has cloned pid 1, see nsinit.c), lays the child's fds out (`fd_sources[i]` at
 /// `fd_targets[i]`, all others closed), resets its signals, enters the namespaces with the sync
