@@ -152,9 +152,13 @@ static void enter_namespaces(unsigned long flags, pid_t target, unsigned long jo
 // memory on another CPU (the user-namespace holder, which shares it and spends about a
 // millisecond making the network namespace, or a child of posix_spawn before its exec), the kernel
 // must interrupt that CPU to flush its TLB, and in a virtual machine each of those interrupts is
-// slow. Done first thing, no other task shares the memory yet; only for `swctr run`, the command
-// that starts such tasks while it sets up (about 210 pages: 0.4 ms that other commands need not
-// pay). Kernels before 5.14 refuse the advice: the pages then fault in as before.
+// slow. .data first thing, before anything shares the memory (the C library and the loader have
+// read some of its pages, so making them writable replaces mappings); .bss, untouched so far, once
+// the holder is cloned and the helpers' thread started (they start 0.25 ms sooner so, and making
+// present a page that was not needs no other CPU's flush: as many interrupts as before). Only for
+// `swctr run`, the command that starts such tasks while it sets up (about 210 pages: 0.4 ms that
+// other commands need not pay). Kernels before 5.14 refuse the advice: the pages then fault in as
+// before.
 // Two ranges, not __data_start.._end: Swift's constant data (.rodata, 2 MB, flagged writable by
 // the compiler) lands in the same segment, before or after .data as the linker arranges it, and
 // making all of it private pages cost 1.8 ms per run. .data ends where crtend.o's (empty)
@@ -169,9 +173,13 @@ static void populate_range(const char *first, const char *last) {
     if (end > start) (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
 }
 
-static void populate_writable_data(int argc, char **argv) {
+static void populate_initialized_data(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "run") != 0) return;
     if (__TMC_END__ && __TMC_END__ > __data_start && __TMC_END__ <= __bss_start) populate_range(__data_start, __TMC_END__);
+}
+
+static void populate_zeroed_data(int argc, char **argv) {
+    if (argc < 3 || strcmp(argv[1], "run") != 0) return;
     populate_range(__bss_start, _end);
 }
 
@@ -217,9 +225,9 @@ pid_t swctr_take_early_holder(int *ready_fd, void **stack) {
 __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     saved_argc = argc;
     saved_argv = argv;
-    populate_writable_data(argc, argv);
-    // After the populate: the holder shares the pages it makes present.
+    populate_initialized_data(argc, argv);
     start_early_holder(argc, argv);
+    populate_zeroed_data(argc, argv);
     const char *spec = getenv("_SWCTR_NSINIT");
     if (!spec) return;
     unsigned long flags, join;
