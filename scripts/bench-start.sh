@@ -5,7 +5,9 @@
 # rows that matter here, in one run: true (process spawn floor), unshare (the namespace floor,
 # `unshare -Urmpf --mount-proc true`), bwrap, runc, podman overlay --network none, and swctr
 # --network none (`swctr pull REF`, then `swctr run --rm --network none REF true`), as the
-# unprivileged user swctr-test. Then prints ratios of the medians and verdicts against the targets
+# unprivileged user swctr-test; and, with no target, both with their default network (podman's
+# slirp4netns, swctr's own helper: `ratio podman-net/swctr-net`). Then prints ratios of the
+# medians and verdicts against the targets
 # "swctr within 3x of the unshare floor" and "swctr at least 15x faster than podman":
 #   ratio swctr/unshare 2.8x
 #   ratio podman/swctr 16.0x
@@ -24,10 +26,10 @@ HERE=$(dirname "$(readlink -f "$0")")
 SELF=$(basename "$0")
 START=$(dirname "$HERE")/../shared/bench/start.sh
 BENCH_USER=swctr-test
-BENCH_PKGS=(podman runc crun hyperfine umoci skopeo)
+BENCH_PKGS=(podman runc crun hyperfine umoci skopeo slirp4netns)
 TARGET_PODMAN=15
 TARGET_FLOOR=3
-ONLY_ROWS='^(true|unshare|bwrap|runc|podman-overlay-none|swctr|swctr-none)$'   # "swctr" enables start.sh's hook
+ONLY_ROWS='^(true|unshare|bwrap|runc|podman-overlay-none|podman-overlay-net|swctr|swctr-none|swctr-net)$'   # "swctr" enables start.sh's hook
 
 # shellcheck source=bench-prepare.sh
 source "$HERE/bench-prepare.sh"
@@ -35,7 +37,7 @@ bench_prepare "$START" "${1:-}"
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-log "start.sh rows: true unshare bwrap runc podman-overlay-none swctr-none; swctr = $bin"
+log "start.sh rows: true unshare bwrap runc podman-overlay-none podman-overlay-net swctr-none swctr-net; swctr = $bin"
 rc=0
 RUNS=${RUNS:-30} ONLY=$ONLY_ROWS SWCTR=$bin BENCH_USER=$BENCH_USER bash "$START" | tee "$out" || rc=$?
 [[ $rc == 0 ]] || log "start.sh exited with $rc"
@@ -49,6 +51,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else
 [[ -n $t_podman ]] && echo "ratio podman/swctr $(ratio "$t_podman" "$t_swctr")x"
 [[ -n $t_runc ]] && echo "ratio runc/swctr $(ratio "$t_runc" "$t_swctr")x"
 [[ -n $t_bwrap ]] && echo "ratio bwrap/swctr $(ratio "$t_bwrap" "$t_swctr")x"
+# The default network (slirp4netns for podman, swctr's own helper): no target, for the record.
+t_podman_net=$(median podman-overlay-net) t_swctr_net=$(median swctr-net)
+[[ -n $t_podman_net && -n $t_swctr_net ]] && echo "ratio podman-net/swctr-net $(ratio "$t_podman_net" "$t_swctr_net")x"
 [[ -n $t_true ]] && echo "swctr over the spawn floor $(awk -v a="$t_swctr" -v b="$t_true" 'BEGIN { printf "%.1f", a - b }') ms"
 if [[ -z $t_unshare ]]; then
   echo "verdict: UNKNOWN no unshare row (target: swctr within ${TARGET_FLOOR}x of the unshare floor)"
