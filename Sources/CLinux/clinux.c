@@ -380,29 +380,34 @@ int swctr_fallocate(int fd, int mode, long long offset, long long length) {
 // The last process to use an address space tears its page tables down as it exits, before its
 // parent is told. A child that shares the address space (CLONE_VM, with its own copy of the
 // descriptor table) and exits only once the caller is gone takes that work off the path of
-// whoever waits for the caller: it keeps only the read end of a pipe whose write end the caller
-// holds, and the caller's exit closes that end after it has let go of the address space.
+// whoever waits for the caller: it waits for the end of a pipe whose write end the caller holds,
+// and the caller's exit closes that end after it has let go of the address space. Every other
+// descriptor is closed before the child is cloned, so that no copy of one (a pipe a shell reads
+// to its end, a listening socket, a lock) outlives the caller in the child.
 static char swctr_teardown_stack[4096] __attribute__((aligned(16)));
 
-static int swctr_teardown_child(void *read_end) {
-    int fd = (int)(long)read_end;
+static int swctr_teardown_child(void *pipe_ends) {
+    const int *fds = pipe_ends;
     char byte;
-    if (fd > 0) syscall(SYS_close_range, 0U, (unsigned)fd - 1, 0U);
-    syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0U);
-    while (syscall(SYS_read, fd, &byte, 1) < 0 && errno == EINTR) {}
+    syscall(SYS_close, fds[1]);
+    while (syscall(SYS_read, fds[0], &byte, 1) < 0 && errno == EINTR) {}
     syscall(SYS_exit, 0);
     return 0;
 }
 
 void swctr_exit_leaving_teardown(int status) {
-    int fds[2];
+    static int fds[2];
     sigset_t all;
     fflush(NULL);
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
     if (pipe2(fds, O_CLOEXEC) == 0) {
+        int low = fds[0] < fds[1] ? fds[0] : fds[1], high = fds[0] < fds[1] ? fds[1] : fds[0];
+        if (low > 0) syscall(SYS_close_range, 0U, (unsigned)low - 1, 0U);
+        if (high > low + 1) syscall(SYS_close_range, (unsigned)low + 1, (unsigned)high - 1, 0U);
+        syscall(SYS_close_range, (unsigned)high + 1, ~0U, 0U);
         if (clone(swctr_teardown_child, swctr_teardown_stack + sizeof swctr_teardown_stack,
-                  CLONE_VM | CLONE_UNTRACED, (void *)(long)fds[0]) > 0)
+                  CLONE_VM | CLONE_UNTRACED, fds) > 0)
             close(fds[0]);
     }
     _exit(status);
