@@ -169,6 +169,7 @@ struct swctr_spawn_batch {
     int stdin_fd;
     int failure;
     int threaded;
+    int notify_fd;
     struct { int output_fd; pid_t pid; } programs[];
 };
 
@@ -184,13 +185,21 @@ static void *spawn_batch_run(void *argument) {
             break;
         }
     }
+    if (batch->notify_fd >= 0) close(batch->notify_fd);
     return NULL;
 }
 
 struct swctr_spawn_batch *swctr_spawn_batch_start(int count, char *const *paths, char *const *const *argvs,
                                                   char *const envp[], const int *output_fds, int stdin_fd) {
+    return swctr_spawn_batch_start_notifying(count, paths, argvs, envp, output_fds, stdin_fd, -1);
+}
+
+struct swctr_spawn_batch *swctr_spawn_batch_start_notifying(int count, char *const *paths, char *const *const *argvs,
+                                                            char *const envp[], const int *output_fds, int stdin_fd,
+                                                            int notify_fd) {
     struct swctr_spawn_batch *batch = calloc(1, sizeof *batch + (size_t)count * sizeof batch->programs[0]);
     if (!batch) return NULL;
+    batch->notify_fd = notify_fd;
     batch->count = count;
     batch->paths = paths;
     batch->argvs = argvs;

@@ -97,25 +97,25 @@ static int parse_remembered(char *text) {
 
 static char early_copy[TEXT_LIMIT + 1];
 
-void swctr_start_early_id_maps(pid_t holder) {
+void swctr_start_early_id_maps(pid_t holder, int go_fd) {
     early_state = 0;
-    if (holder <= 0 || getuid() == 0) return;
+    if (holder <= 0 || getuid() == 0) goto go;
     char directory[PATH_MAX];
     const char *runtime = getenv("XDG_RUNTIME_DIR");
     int length = runtime && runtime[0] == '/'
                      ? snprintf(directory, sizeof directory, "%s/swctr", runtime)
                      : snprintf(directory, sizeof directory, "/tmp/swctr-run-%u", (unsigned)getuid());
-    if (length <= 0 || (size_t)length >= sizeof directory) return;
-    if (read_remembered(directory) < 0) return;
+    if (length <= 0 || (size_t)length >= sizeof directory) goto go;
+    if (read_remembered(directory) < 0) goto go;
     snprintf(early_pid_text, sizeof early_pid_text, "%d", (int)holder);
     memcpy(early_copy, early_text, early_length + 1);
-    if (parse_remembered(early_copy) < 0) return;
+    if (parse_remembered(early_copy) < 0) goto go;
     int (*pipes)[2] = early_pipes;
     early_stdin = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (early_stdin < 0 || pipe2(pipes[0], O_CLOEXEC) < 0 || pipe2(pipes[1], O_CLOEXEC) < 0) goto fail;
     const int outputs[2] = {pipes[0][1], pipes[1][1]};
-    early_batch = swctr_spawn_batch_start(2, early_paths, early_argvs, early_environment,
-                                          outputs, early_stdin);
+    early_batch = swctr_spawn_batch_start_notifying(2, early_paths, early_argvs, early_environment,
+                                                    outputs, early_stdin, go_fd);
     if (!early_batch) goto fail;
     early_state = 1;
     return;
@@ -128,6 +128,8 @@ fail:
             }
     if (early_stdin >= 0) close(early_stdin);
     early_stdin = -1;
+go:
+    if (go_fd >= 0) close(go_fd);
 }
 
 int swctr_take_early_id_maps(struct swctr_early_id_maps *maps) {

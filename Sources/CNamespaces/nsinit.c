@@ -210,8 +210,9 @@ int swctr_looks_like_foreground_run(int count, char *const *arguments) {
 
 static void start_early_holder(int argc, char **argv) {
     if (argc < 1 || !swctr_looks_like_foreground_run(argc - 1, argv + 1)) return;
-    early_holder_pid = swctr_userns_holder(1, &early_holder_ready, &early_holder_stack);
-    if (early_holder_pid > 0) swctr_start_early_id_maps(early_holder_pid);
+    int go = -1;
+    early_holder_pid = swctr_userns_holder_waiting(1, &early_holder_ready, &early_holder_stack, &go);
+    if (early_holder_pid > 0) swctr_start_early_id_maps(early_holder_pid, go);
 }
 
 pid_t swctr_take_early_holder(int *ready_fd, void **stack) {
@@ -369,6 +370,7 @@ struct holder_start {
     long parent;
     int make_network;
     int ready[2];
+    int go[2];
 };
 
 static int holder_main(void *argument) {
@@ -382,6 +384,12 @@ static int holder_main(void *argument) {
         // namespace costs the kernel about a millisecond (its loopback device, sysctl tables).
         // The full capabilities a new user namespace gives are enough; no map is needed.
         holder_syscall(SYS_close, start->ready[0], 0, 0, 0);
+        if (start->go[0] >= 0) {
+            unsigned char ignored;
+            holder_syscall(SYS_close, start->go[1], 0, 0, 0);
+            while (holder_syscall(SYS_read, start->go[0], (long)&ignored, 1, 0) == -EINTR) {}
+            holder_syscall(SYS_close, start->go[0], 0, 0, 0);
+        }
         long made = holder_syscall(SYS_unshare, CLONE_NEWNET, 0, 0, 0);
         unsigned char report = made < 0 ? (unsigned char)-made : 0;  // 0, or why not (an errno)
         if (holder_syscall(SYS_write, start->ready[1], (long)&report, 1, 0) != 1 || report) holder_syscall(SYS_exit, 1, 0, 0, 0);
@@ -392,13 +400,25 @@ static int holder_main(void *argument) {
 }
 
 pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack) {
+    return swctr_userns_holder_waiting(make_network, ready_fd, stack, NULL);
+}
+
+pid_t swctr_userns_holder_waiting(int make_network, int *ready_fd, void **stack, int *go_fd) {
+    if (go_fd) *go_fd = -1;
     void *mapping = mmap(NULL, HOLDER_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (mapping == MAP_FAILED) return -1;
     struct holder_start *start = mapping;
     start->parent = getpid();
     start->make_network = make_network;
     start->ready[0] = start->ready[1] = -1;
+    start->go[0] = start->go[1] = -1;
     if (make_network && pipe2(start->ready, O_CLOEXEC) < 0) {
+        munmap(mapping, HOLDER_STACK_SIZE);
+        return -1;
+    }
+    if (make_network && go_fd && pipe2(start->go, O_CLOEXEC) < 0) {
+        close(start->ready[0]);
+        close(start->ready[1]);
         munmap(mapping, HOLDER_STACK_SIZE);
         return -1;
     }
@@ -407,6 +427,10 @@ pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack) {
     if (make_network) {
         close(start->ready[1]);
         if (pid < 0) close(start->ready[0]); else *ready_fd = start->ready[0];
+    }
+    if (start->go[0] >= 0) {
+        close(start->go[0]);
+        if (pid < 0) close(start->go[1]); else *go_fd = start->go[1];
     }
     if (pid < 0) {
         int saved = errno;
@@ -453,4 +477,9 @@ pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack) {
 }
 
 void swctr_userns_holder_release(void *stack) { (void)stack; }
+
+pid_t swctr_userns_holder_waiting(int make_network, int *ready_fd, void **stack, int *go_fd) {
+    if (go_fd) *go_fd = -1;
+    return swctr_userns_holder(make_network, ready_fd, stack);
+}
 #endif

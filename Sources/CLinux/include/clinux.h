@@ -68,6 +68,12 @@ struct swctr_spawn_batch;
 struct swctr_spawn_batch *swctr_spawn_batch_start(int count, char *const *paths, char *const *const *argvs,
                                                   char *const envp[], const int *output_fds, int stdin_fd);
 
+/// `swctr_spawn_batch_start` that closes `notify_fd` once every program is spawned (or one
+/// failed to be), so that a reader of its pipe sees end-of-file then.
+struct swctr_spawn_batch *swctr_spawn_batch_start_notifying(int count, char *const *paths, char *const *const *argvs,
+                                                            char *const envp[], const int *output_fds, int stdin_fd,
+                                                            int notify_fd);
+
 /// Waits for the thread and frees the batch: `pids[i]` is each program's pid, or 0 when it was not
 /// started. Returns 0, or the error number of the first spawn that failed (later ones were not
 /// tried).

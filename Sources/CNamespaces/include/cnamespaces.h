@@ -48,6 +48,10 @@ int swctr_nsinit_sync_fd(void);
 /// stack (it may share this process's memory), to give to swctr_userns_holder_release once the
 /// child has been reaped. Returns its pid, or -1 with errno set.
 pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack);
+/// `swctr_userns_holder` whose child, with `make_network`, makes the network namespace only once
+/// the pipe whose write end is stored in `*go_fd` (close-on-exec) is closed: the constructor's
+/// holder waits so for the id-map helpers to be spawned (-1 without a network or a pipe).
+pid_t swctr_userns_holder_waiting(int make_network, int *ready_fd, void **stack, int *go_fd);
 void swctr_userns_holder_release(void *stack);
 /// Whether swctr's arguments (without the program's name) look like a foreground `run`: a guess
 /// from the raw arguments, false when anything in them asks for something else (detached,
@@ -82,7 +86,7 @@ struct swctr_early_id_maps {
 /// on it, on a thread of their own (swctr_spawn_batch_start), as the remembered file says, if
 /// that file is this user's own and names root's helpers. Swift later checks the file's text
 /// against the maps it works out itself before it uses the holder.
-void swctr_start_early_id_maps(pid_t holder);
+void swctr_start_early_id_maps(pid_t holder, int go_fd);
 /// Taken once: -1 if the constructor did not try (no early holder), 0 if it tried and started
 /// nothing (`text` is what it read, if anything), 1 if the helpers were started.
 int swctr_take_early_id_maps(struct swctr_early_id_maps *maps);
