@@ -140,56 +140,14 @@ static void enter_namespaces(unsigned long flags, pid_t target, unsigned long jo
     }
 }
 
-// glibc passes argc/argv to constructors. Kept because after joining a container's mount namespace
-// /proc/self (where the Swift runtime may read the arguments from) is the container's /proc.
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-// The binary's writable data (.data and .bss), made writable pages of this process in one call.
-// Left to themselves, each page is copied (or given a zeroed page) at its first write, often after
-// a read mapped it read-only. Such a fault changes a mapping: while another task shares this
-// memory on another CPU (the user-namespace holder, which shares it and spends about a
-// millisecond making the network namespace, or a child of posix_spawn before its exec), the kernel
-// must interrupt that CPU to flush its TLB, and in a virtual machine each of those interrupts is
-// slow. .data first thing, before anything shares the memory (the C library and the loader have
-// read some of its pages, so making them writable replaces mappings); .bss, untouched so far, once
-// the holder is cloned and the helpers' thread started (they start 0.25 ms sooner so, and making
-// present a page that was not needs no other CPU's flush: as many interrupts as before). Only for
-// `swctr run`, the command that starts such tasks while it sets up (about 210 pages: 0.4 ms that
-// other commands need not pay). Kernels before 5.14 refuse the advice: the pages then fault in as
-// before.
-// Two ranges, not __data_start.._end: Swift's constant data (.rodata, 2 MB, flagged writable by
-// the compiler) lands in the same segment, before or after .data as the linker arranges it, and
-// making all of it private pages cost 1.8 ms per run. .data ends where crtend.o's (empty)
-// transactional-memory table begins, __TMC_END__; without that symbol, only .bss is populated.
-extern char __data_start[], __bss_start[], _end[];
-extern char __TMC_END__[] __attribute__((weak));
-
-static void populate_range(const char *first, const char *last) {
-    const unsigned long page = 4096;
-    unsigned long start = (unsigned long)first & ~(page - 1);
-    unsigned long end = ((unsigned long)last + page - 1) & ~(page - 1);
-    if (end > start) (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
-}
-
-static void populate_initialized_data(int argc, char **argv) {
-    if (argc < 3 || strcmp(argv[1], "run") != 0) return;
-    if (__TMC_END__ && __TMC_END__ > __data_start && __TMC_END__ <= __bss_start) populate_range(__data_start, __TMC_END__);
-}
-
-static void populate_zeroed_data(int argc, char **argv) {
-    if (argc < 3 || strcmp(argv[1], "run") != 0) return;
-    populate_range(__bss_start, _end);
-}
-
 // A foreground `swctr run` clones the holder of its container's namespaces (swctr_userns_holder,
-// below) here, before the Swift runtime starts: the network namespace, about a millisecond of
-// kernel work, is then made on the other CPU while the runtime starts and the arguments are
-// parsed, which leave it idle; and newuidmap and newgidmap, the longest chain before the
-// container's init can be cloned, start on it at once where swctr remembers them
-// (early_id_maps.c). Swift takes the holder (PreparedUserNamespace.startHolder) or ends it if the
-// container wants other namespaces; if the process exits first, it is killed as its parent ends.
+// below) here, before the Swift runtime starts: newuidmap and newgidmap, the longest chain before
+// the container's init can be cloned, start on it at once where swctr remembers them
+// (early_id_maps.c), and the holder makes the network namespace (about half a millisecond of
+// kernel work) once they are spawned, while they and the Swift runtime run. Made before, it took
+// the only free CPU from the thread spawning them. Swift takes the holder
+// (PreparedUserNamespace.startHolder) or ends it if the container wants other namespaces; if the
+// process exits first, it is killed as its parent ends.
 static pid_t early_holder_pid = -1;
 static int early_holder_ready = -1;
 static void *early_holder_stack;
@@ -223,12 +181,12 @@ pid_t swctr_take_early_holder(int *ready_fd, void **stack) {
     return pid;
 }
 
+// glibc passes argc/argv to constructors. Kept because after joining a container's mount namespace
+// /proc/self (where the Swift runtime may read the arguments from) is the container's /proc.
 __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
     saved_argc = argc;
     saved_argv = argv;
-    populate_initialized_data(argc, argv);
     start_early_holder(argc, argv);
-    populate_zeroed_data(argc, argv);
     const char *spec = getenv("_SWCTR_NSINIT");
     if (!spec) return;
     unsigned long flags, join;

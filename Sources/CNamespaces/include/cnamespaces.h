@@ -85,7 +85,9 @@ struct swctr_early_id_maps {
 /// Called by the constructor once it has cloned the early holder: starts newuidmap and newgidmap
 /// on it, on a thread of their own (swctr_spawn_batch_start), as the remembered file says, if
 /// that file is this user's own and names root's helpers. Swift later checks the file's text
-/// against the maps it works out itself before it uses the holder.
+/// against the maps it works out itself before it uses the holder. `go_fd` (the holder's pipe from
+/// swctr_userns_holder_waiting, or -1) is closed once both are spawned, or at once when they are
+/// not started.
 void swctr_start_early_id_maps(pid_t holder, int go_fd);
 /// Taken once: -1 if the constructor did not try (no early holder), 0 if it tried and started
 /// nothing (`text` is what it read, if anything), 1 if the helpers were started.
