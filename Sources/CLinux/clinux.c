@@ -421,3 +421,18 @@ void swctr_exit_leaving_teardown(int status) {
     }
     _exit(status);
 }
+
+int swctr_detach_into_background(void) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid > 0) swctr_exit_leaving_teardown(0);
+    (void)setsid();
+    (void)chdir("/");
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        for (int target = 0; target <= 2; target++) dup2(null, target);
+        if (null > 2) close(null);
+    }
+    return 0;
+}

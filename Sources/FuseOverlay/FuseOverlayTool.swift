@@ -90,7 +90,11 @@ public enum FuseOverlayTool {
         } catch {
             fail("\(error)", code: 1)
         }
-        if !options.foreground && fuse_daemonize(0) != 0 { fail("cannot go to the background", code: 1) }
+        // The mount is in place already: the command that started this one may go on at once,
+        // without waiting for the server's fork to be scheduled nor for its own memory's teardown.
+        if !options.foreground {
+            do { try ProcessExit.continuingInBackground() } catch { fail("cannot go to the background: \(error.description)", code: 1) }
+        }
         exit(server.run() == 0 ? 0 : 1)
     }
 

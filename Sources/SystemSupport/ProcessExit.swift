@@ -9,4 +9,11 @@ public enum ProcessExit {
     public static func leavingTeardown(_ status: Int32) -> Never {
         swctr_exit_leaving_teardown(status)
     }
+
+    /// Goes on in the background, as daemon(3) does: returns in a forked child (a session of its
+    /// own, in /, stdio on /dev/null) while this process exits with status 0 as `leavingTeardown`
+    /// does. Throws only when no child could be forked.
+    public static func continuingInBackground() throws(SystemCallError) {
+        if swctr_detach_into_background() != 0 { throw SystemCallError("fork") }
+    }
 }

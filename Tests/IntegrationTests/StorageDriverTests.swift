@@ -247,4 +247,25 @@ final class StorageDriverTests: SwctrTestCase {
         XCTAssertEqual(fuseMountsAnywhere(), 0, "no FUSE overlay mounted anywhere")
         _ = state.swctr("rm", "-f", secondID)
     }
+
+    /// `swctr fuse-overlay`, the overlay as a tool with fuse-overlayfs' command line: it returns
+    /// once the overlay is mounted, its server serves it from the background, and the server ends
+    /// when it is unmounted. Wrong options: status 2 and what to give.
+    func testTheFuseOverlayToolMountsInTheBackgroundUntilUnmounted() {
+        let result = state.shell("""
+            cd "$XDG_RUNTIME_DIR" && mkdir tool && cd tool && mkdir top bottom upper work merged
+            echo top > top/a; echo bottom > bottom/a; echo only-below > bottom/b
+            unshare -Urm sh -c '
+                "$SWCTR" fuse-overlay -o lowerdir=top:bottom,upperdir=upper,workdir=work merged; echo "mounted $?"
+                mountpoint -q merged && echo "a mount point"
+                cat merged/a merged/b; echo new > merged/c; ls upper
+                umount merged; echo "unmounted $?"'
+            "$SWCTR" fuse-overlay -o lowerdir=top merged; echo "no upper $?"
+            """)
+        XCTAssertEqual(result.stdout, "mounted 0\na mount point\ntop\nonly-below\nc\nunmounted 0\nno upper 2\n", result.stderr)
+        XCTAssertEqual(result.stderr,
+                       "swctr fuse-overlay: -o upperdir=DIR,workdir=DIR are required — see swctr fuse-overlay --help\n")
+        XCTAssertEqual(processes(withEnvironmentContaining: "XDG_RUNTIME_DIR=\(state.runtimeDir)"), [],
+                       "the server ends with its mount")
+    }
 }

@@ -86,6 +86,11 @@ int swctr_ofd_lock(int fd, int exclusive, int wait);
 int swctr_ofd_is_locked(int fd);
 int swctr_set_child_subreaper(void);
 __attribute__((noreturn)) void swctr_exit_leaving_teardown(int status);
+/// Goes on in a forked child, in a session of its own, in /, with stdio on /dev/null, and returns 0
+/// there; the parent exits at once with status 0 (as swctr_exit_leaving_teardown). Returns -1
+/// (errno set) where no child could be forked. What daemon(3) does, minus the parent's wait for
+/// the teardown of its memory.
+int swctr_detach_into_background(void);
 /// waitid(P_PIDFD): the pid when it ended (status as waitpid would give), 0 with nohang and still
 /// running, -1/errno. With nowait the child stays waitable.
 int swctr_waitid_pidfd(int pidfd, int *status, int nowait, int nohang);
