@@ -185,7 +185,20 @@ static void *spawn_batch_run(void *argument) {
             break;
         }
     }
-    if (batch->notify_fd >= 0) close(batch->notify_fd);
+    if (batch->notify_fd >= 0) {
+        // Waited for without reaping them: their exit statuses stay for swctr_spawn_batch_finish's
+        // caller.
+        for (int i = 0; i < batch->count; i++) {
+            if (batch->programs[i].pid <= 0) continue;
+            siginfo_t info;
+            while (waitid(P_PID, (id_t)batch->programs[i].pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
+        }
+        const char byte = 1;
+        ssize_t sent;
+        while ((sent = send(batch->notify_fd, &byte, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+        if (sent < 0 && errno == ENOTSOCK) (void)!write(batch->notify_fd, &byte, 1);
+        close(batch->notify_fd);
+    }
     return NULL;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,9 @@ static char *early_paths[2];
 static char *early_arguments[2][MAX_ARGUMENTS];
 static char *const *early_argvs[2] = {early_arguments[0], early_arguments[1]};
 static char *const early_environment[] = {NULL};
+// The write end of the early holder's pipe (swctr_userns_holder_waiting) that this process keeps
+// (swctr_early_holder_go); the helpers' thread writes to a copy of its own.
+static int early_go = -1;
 
 // The file's text, if it is this user's own (file and directory owned by the user, neither
 // writable by anyone else): whoever can write it chooses programs this process runs.
@@ -114,10 +118,16 @@ void swctr_start_early_id_maps(pid_t holder, int go_fd) {
     early_stdin = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (early_stdin < 0 || pipe2(pipes[0], O_CLOEXEC) < 0 || pipe2(pipes[1], O_CLOEXEC) < 0) goto fail;
     const int outputs[2] = {pipes[0][1], pipes[1][1]};
+    int thread_go = go_fd >= 0 ? fcntl(go_fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (go_fd >= 0 && thread_go < 0) goto fail;
     early_batch = swctr_spawn_batch_start_notifying(2, early_paths, early_argvs, early_environment,
-                                                    outputs, early_stdin, go_fd);
-    if (!early_batch) goto fail;
+                                                    outputs, early_stdin, thread_go);
+    if (!early_batch) {
+        if (thread_go >= 0) close(thread_go);
+        goto fail;
+    }
     early_state = 1;
+    early_go = go_fd;
     return;
 fail:
     for (int i = 0; i < 2; i++)
@@ -130,6 +140,14 @@ fail:
     early_stdin = -1;
 go:
     if (go_fd >= 0) close(go_fd);
+}
+
+void swctr_early_holder_go(void) {
+    if (early_go < 0) return;
+    const char byte = 1;
+    while (send(early_go, &byte, 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+    close(early_go);
+    early_go = -1;
 }
 
 int swctr_take_early_id_maps(struct swctr_early_id_maps *maps) {

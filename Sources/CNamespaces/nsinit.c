@@ -374,7 +374,9 @@ pid_t swctr_userns_holder_waiting(int make_network, int *ready_fd, void **stack,
         munmap(mapping, HOLDER_STACK_SIZE);
         return -1;
     }
-    if (make_network && go_fd && pipe2(start->go, O_CLOEXEC) < 0) {
+    // A socket pair rather than a pipe: its writers send with MSG_NOSIGNAL, so a holder already
+    // gone costs them no SIGPIPE.
+    if (make_network && go_fd && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, start->go) < 0) {
         close(start->ready[0]);
         close(start->ready[1]);
         munmap(mapping, HOLDER_STACK_SIZE);

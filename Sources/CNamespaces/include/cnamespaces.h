@@ -49,8 +49,8 @@ int swctr_nsinit_sync_fd(void);
 /// child has been reaped. Returns its pid, or -1 with errno set.
 pid_t swctr_userns_holder(int make_network, int *ready_fd, void **stack);
 /// `swctr_userns_holder` whose child, with `make_network`, makes the network namespace only once
-/// the pipe whose write end is stored in `*go_fd` (close-on-exec) is closed: the constructor's
-/// holder waits so for the id-map helpers to be spawned (-1 without a network or a pipe).
+/// it can read a byte (or end-of-file) from the socket pair whose other end is stored in `*go_fd`
+/// (close-on-exec; -1 without a network or a socket): see swctr_start_early_id_maps.
 pid_t swctr_userns_holder_waiting(int make_network, int *ready_fd, void **stack, int *go_fd);
 void swctr_userns_holder_release(void *stack);
 /// Whether swctr's arguments (without the program's name) look like a foreground `run`: a guess
@@ -86,9 +86,15 @@ struct swctr_early_id_maps {
 /// on it, on a thread of their own (swctr_spawn_batch_start), as the remembered file says, if
 /// that file is this user's own and names root's helpers. Swift later checks the file's text
 /// against the maps it works out itself before it uses the holder. `go_fd` (the holder's pipe from
-/// swctr_userns_holder_waiting, or -1) is closed once both are spawned, or at once when they are
-/// not started.
+/// swctr_userns_holder_waiting, or -1) is closed at once when they are not started. When they are,
+/// the holder makes the network namespace as soon as either both have exited (the spawning thread
+/// writes to the pipe) or swctr_early_holder_go is called, whichever comes first: made while the
+/// helpers run, it took a CPU from them, and the scheduler left the second CPU idle rather than
+/// move a task it had just run.
 void swctr_start_early_id_maps(pid_t holder, int go_fd);
+/// Lets the early holder make its network namespace now (swctr is about to wait for the maps, so a
+/// CPU is free); once, and a no-op without an early holder waiting.
+void swctr_early_holder_go(void);
 /// Taken once: -1 if the constructor did not try (no early holder), 0 if it tried and started
 /// nothing (`text` is what it read, if anything), 1 if the helpers were started.
 int swctr_take_early_id_maps(struct swctr_early_id_maps *maps);
