@@ -169,7 +169,6 @@ struct swctr_spawn_batch {
     int stdin_fd;
     int failure;
     int threaded;
-    int notify_fd;
     struct { int output_fd; pid_t pid; } programs[];
 };
 
@@ -185,34 +184,13 @@ static void *spawn_batch_run(void *argument) {
             break;
         }
     }
-    if (batch->notify_fd >= 0) {
-        // Waited for without reaping them: their exit statuses stay for swctr_spawn_batch_finish's
-        // caller.
-        for (int i = 0; i < batch->count; i++) {
-            if (batch->programs[i].pid <= 0) continue;
-            siginfo_t info;
-            while (waitid(P_PID, (id_t)batch->programs[i].pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
-        }
-        const char byte = 1;
-        ssize_t sent;
-        while ((sent = send(batch->notify_fd, &byte, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-        if (sent < 0 && errno == ENOTSOCK) (void)!write(batch->notify_fd, &byte, 1);
-        close(batch->notify_fd);
-    }
     return NULL;
 }
 
 struct swctr_spawn_batch *swctr_spawn_batch_start(int count, char *const *paths, char *const *const *argvs,
                                                   char *const envp[], const int *output_fds, int stdin_fd) {
-    return swctr_spawn_batch_start_notifying(count, paths, argvs, envp, output_fds, stdin_fd, -1);
-}
-
-struct swctr_spawn_batch *swctr_spawn_batch_start_notifying(int count, char *const *paths, char *const *const *argvs,
-                                                            char *const envp[], const int *output_fds, int stdin_fd,
-                                                            int notify_fd) {
     struct swctr_spawn_batch *batch = calloc(1, sizeof *batch + (size_t)count * sizeof batch->programs[0]);
     if (!batch) return NULL;
-    batch->notify_fd = notify_fd;
     batch->count = count;
     batch->paths = paths;
     batch->argvs = argvs;

@@ -31,8 +31,8 @@ static char *early_paths[2];
 static char *early_arguments[2][MAX_ARGUMENTS];
 static char *const *early_argvs[2] = {early_arguments[0], early_arguments[1]};
 static char *const early_environment[] = {NULL};
-// The write end of the early holder's pipe (swctr_userns_holder_waiting) that this process keeps
-// (swctr_early_holder_go); the helpers' thread writes to a copy of its own.
+// This process's end of the early holder's socket pair (swctr_userns_holder_waiting), for
+// swctr_early_holder_go.
 static int early_go = -1;
 
 // The file's text, if it is this user's own (file and directory owned by the user, neither
@@ -118,14 +118,8 @@ void swctr_start_early_id_maps(pid_t holder, int go_fd) {
     early_stdin = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (early_stdin < 0 || pipe2(pipes[0], O_CLOEXEC) < 0 || pipe2(pipes[1], O_CLOEXEC) < 0) goto fail;
     const int outputs[2] = {pipes[0][1], pipes[1][1]};
-    int thread_go = go_fd >= 0 ? fcntl(go_fd, F_DUPFD_CLOEXEC, 0) : -1;
-    if (go_fd >= 0 && thread_go < 0) goto fail;
-    early_batch = swctr_spawn_batch_start_notifying(2, early_paths, early_argvs, early_environment,
-                                                    outputs, early_stdin, thread_go);
-    if (!early_batch) {
-        if (thread_go >= 0) close(thread_go);
-        goto fail;
-    }
+    early_batch = swctr_spawn_batch_start(2, early_paths, early_argvs, early_environment, outputs, early_stdin);
+    if (!early_batch) goto fail;
     early_state = 1;
     early_go = go_fd;
     return;

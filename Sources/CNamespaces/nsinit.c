@@ -229,12 +229,15 @@ struct nsinit_start {
     int netns_fd;
     void (*body)(void *);
     void *context;
+    // The CPUs the parent may run on, for a child started on the parent's CPU only; else NULL.
+    const cpu_set_t *restore_affinity;
 };
 
 // The child: what posix_spawn does for a spawned role (fd layout, signals), then the constructor's
 // steps, then the role itself; it never returns.
 static int nsinit_child(void *argument) {
     const struct nsinit_start *start = argument;
+    if (start->restore_affinity) (void)sched_setaffinity(0, sizeof(cpu_set_t), start->restore_affinity);
     // Sources are first moved above every source and target, so no dup2 clobbers a later one.
     int high = start->child_sync_fd;
     for (int i = 0; i < start->fd_count; i++) {
@@ -273,7 +276,7 @@ pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_cou
                         unsigned long flags, pid_t target, unsigned long join, int userns_fd, int netns_fd,
                         void (*body)(void *), void *context) {
     struct nsinit_start start = {fd_targets, fd_sources, fd_count, child_sync_fd, flags, target, join,
-                                 userns_fd, netns_fd, body, context};
+                                 userns_fd, netns_fd, body, context, NULL};
     // A container's init in namespaces made ahead: the first child only joins them, makes the rest
     // and clones pid 1, with no answer to wait for from this process. It shares this process's
     // memory while this process waits (CLONE_VFORK), as posix_spawn's child does: cloning it copies
@@ -284,10 +287,25 @@ pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_cou
         void *stack = mmap(NULL, NSINIT_CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (stack != MAP_FAILED) {
+            // The child is born on this CPU, which this process leaves to it at once (CLONE_VFORK).
+            // Left to the scheduler, it was often queued on the other CPU behind a running
+            // newgidmap while this one idled: a CPU that just went idle does not pull a task from
+            // another when it has been busy lately (its average idle time is below
+            // sched_migration_cost). The child puts the CPUs back before it clones pid 1.
+            cpu_set_t allowed;
+            int cpu = sched_getcpu();
+            if (cpu >= 0 && cpu < CPU_SETSIZE && sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 1
+                && CPU_ISSET(cpu, &allowed)) {
+                cpu_set_t here;
+                CPU_ZERO(&here);
+                CPU_SET(cpu, &here);
+                if (sched_setaffinity(0, sizeof here, &here) == 0) start.restore_affinity = &allowed;
+            }
             // The child sets sync_fd (its pid 1 needs it) in this process's memory: put it back.
             int own_sync_fd = sync_fd;
             pid_t pid = clone(nsinit_child, (char *)stack + NSINIT_CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
             int saved = errno;
+            if (start.restore_affinity) (void)sched_setaffinity(0, sizeof allowed, &allowed);
             sync_fd = own_sync_fd;
             munmap(stack, NSINIT_CHILD_STACK_SIZE);
             errno = saved;

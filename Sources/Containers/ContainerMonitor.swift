@@ -54,19 +54,39 @@ enum ContainerLauncher {
         let directory = context.directory(of: record.id)
         // A prepared namespace has the context's maps: only for a container that would make its
         // own with those (not keep-id, not sharing another container's). Taken before the cgroup:
-        // its holder must be gone by then (no child may be left where controllers get enabled).
+        // its holder and the id-map helpers must be gone by then (no child may be left where
+        // controllers get enabled). Where there is no cgroup to make, the init is forked into it
+        // at once and waits for the maps while the helpers finish (`mapsPending`).
         var namespaces: PreparedUserNamespace.Opened?
+        var mapsPending: PreparedUserNamespace?
         var sharesNetwork = false
         if case .container = record.settings.network { sharesNetwork = true }
+        let host = CgroupHost.current()
         if let prepared, record.settings.userNamespace == nil, !sharesNetwork {
-            do { namespaces = try prepared.open() } catch { throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage) }
+            do {
+                if host.isAvailable {
+                    namespaces = try prepared.open()
+                } else {
+                    namespaces = try prepared.openBeforeMaps()
+                    mapsPending = prepared
+                }
+            } catch {
+                throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
+            }
         }
         defer { namespaces?.close() }
         // The cgroup before any child exists: this process moves into a leaf of its own first.
-        let cgroup = try ContainerResources.prepare(record, directory: directory)
+        let cgroup: ContainerCgroup?
+        do {
+            cgroup = try ContainerResources.prepare(record, directory: directory, host: host)
+        } catch {
+            mapsPending?.abandon()
+            throw error
+        }
         do {
             return try ContainerResources.withOOMScoreAdjustment(record.settings.resources) { () throws(StartFailure) in
-                try launch(record, context: context, stdio: stdio, cgroup: cgroup, prepared: namespaces, spec: spec, beforeCommand: beforeCommand)
+                try launch(record, context: context, stdio: stdio, cgroup: cgroup, prepared: namespaces, mapsPending: mapsPending, spec: spec,
+                           beforeCommand: beforeCommand)
             }
         } catch {
             ContainerResources.finish(cgroup, directory: directory)
@@ -74,22 +94,42 @@ enum ContainerLauncher {
         }
     }
 
+    /// `mapsPending`: the prepared namespaces' maps are still being written; the init waits for
+    /// them (`ContainerInit.main(spec:mapsPending:)`) and is told once they are.
     private static func launch(_ record: ContainerRecord, context: ContainerContext, stdio: [Int32: FileDescriptor],
-                               cgroup: ContainerCgroup?, prepared: PreparedUserNamespace.Opened?,
+                               cgroup: ContainerCgroup?, prepared: PreparedUserNamespace.Opened?, mapsPending: PreparedUserNamespace?,
                                spec: ContainerSpec?, beforeCommand: () throws(StartFailure) -> Void) throws(StartFailure) -> Launched {
         // Ports first: one in use is an error before anything runs.
         let network: NetworkStart
-        do { network = try NetworkStart(record: record) } catch { throw StartFailure(exitCode: 125, userMessage: error.message) }
+        do { network = try NetworkStart(record: record) } catch {
+            mapsPending?.abandon()
+            throw StartFailure(exitCode: 125, userMessage: error.message)
+        }
         // Sharing another container's network means entering its user namespace too (the network
         // namespace belongs to it), and that container must be running.
         var joined: ProcessID?
         if case .container(let target) = record.settings.network {
             guard let other = try? context.database.get(id: target), other.status == .running, let pid = other.pid else {
+                mapsPending?.abandon()
                 network.abandon()
                 throw StartFailure(exitCode: 125, userMessage: NetworkRequestError.containerNotRunning(target).userMessage)
             }
             joined = ProcessID(rawValue: pid)
         }
+        // Only an init forked from this process, with the spec in memory, waits for the maps; one
+        // exec'd from the binary (another thread is running, or no spec) is started once they are
+        // written.
+        var mapsPending = mapsPending
+        if let pending = mapsPending, spec == nil || !NamespacedProcess.isSingleThreaded {
+            do {
+                try pending.finishMaps()
+            } catch {
+                network.abandon()
+                throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
+            }
+            mapsPending = nil
+        }
+        let initWaitsForMaps = mapsPending != nil
         let process: NamespacedProcess
         do {
             let idMaps = try context.idMaps(for: record)
@@ -103,11 +143,15 @@ enum ContainerLauncher {
                     arguments: [ContainerInitRole.name, specPath], environment: [],
                     namespaces: kinds, idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network],
                     enteringUserNamespace: prepared?.user, enteringNetworkNamespace: preparedNetwork,
-                    inProcess: { if let spec { ContainerInit.main(spec: spec) } else { ContainerInit.main(specPath: specPath) } })
+                    inProcess: {
+                        if let spec { ContainerInit.main(spec: spec, mapsPending: initWaitsForMaps) }
+                        ContainerInit.main(specPath: specPath)
+                    })
             }
             // Born in its cgroup (so its cgroup namespace is rooted there), when it has one.
             if let cgroup { process = try cgroup.whileInside(start) } else { process = try start() }
         } catch {
+            mapsPending?.abandon()
             network.abandon()
             throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
         }
@@ -115,6 +159,16 @@ enum ContainerLauncher {
             kill(process.pid.rawValue, SIGKILL)
             process.closeSync()
             _ = try? ChildProcess.wait(process.pid)
+        }
+        if let mapsPending {
+            do {
+                try mapsPending.finishMaps()
+            } catch {
+                network.abandon()
+                stopContainer()
+                throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
+            }
+            process.sendMapsWritten()
         }
         // Init sends its user namespace (and network namespace) for the helpers that enter
         // them, and the /dev/fuse fd it mounted the rootfs with.

@@ -17,9 +17,9 @@ enum ContainerResources {
     /// Run by the container's monitor before it starts the container: moves the monitor into a
     /// leaf of its delegated cgroup and makes the container's cgroup with the limits. Nil when
     /// the host gives no cgroup and none is needed.
-    static func prepare(_ record: ContainerRecord, directory: ContainerDirectory) throws(StartFailure) -> ContainerCgroup? {
+    static func prepare(_ record: ContainerRecord, directory: ContainerDirectory,
+                        host: CgroupHost = CgroupHost.current()) throws(StartFailure) -> ContainerCgroup? {
         let limits = record.settings.resources ?? ResourceLimits()
-        let host = CgroupHost.current()
         do {
             try host.check(limits)
         } catch {

@@ -38,10 +38,18 @@ public struct ContainerInit {
     }
 
     /// The init forked from the process that wrote `spec` (`NamespacedProcess.start(inProcess:)`).
-    public static func main(spec: ContainerSpec) -> Never {
+    /// With `mapsPending`, it was forked into a prepared user namespace before that namespace's
+    /// maps were written, and waits for them before anything else.
+    public static func main(spec: ContainerSpec, mapsPending: Bool = false) -> Never {
         guard let channel = RoleChannel.current else {
             FileDescriptor.standardError.writeAllIgnoringErrors("swctr: internal role started without its namespaces\n")
             _exit(125)
+        }
+        if mapsPending {
+            channel.waitForMaps()
+            // What entering the namespace did not manage before the gid map was there: drop the
+            // host's supplementary groups.
+            _ = setgroups(0, nil)
         }
         ContainerInit(spec: spec, channel: channel).run()
     }

@@ -228,6 +228,12 @@ public final class PendingIDMaps {
 
     init(state: State) { self.state = state }
 
+    /// Joins the thread spawning the helpers (they are spawned, not finished), so that this
+    /// process may fork without exec.
+    func settleSpawning() {
+        if case .helpers(let programs, _) = state { programs.settle() }
+    }
+
     /// Waits until the maps are written; throws what kept them from it (the helper's own words).
     public func finish() throws(RuntimeError) {
         if case .helpers(let programs, let tools) = state {

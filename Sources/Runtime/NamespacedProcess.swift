@@ -161,8 +161,9 @@ public final class NamespacedProcess {
         init(_ run: @escaping () -> Never) { self.run = run }
     }
 
-    /// Whether this process has one thread (fork without exec is safe only then).
-    static var isSingleThreaded: Bool {
+    /// Whether this process has one thread (fork without exec is safe only then, and `start`
+    /// runs `inProcess` only then).
+    public static var isSingleThreaded: Bool {
         guard let directory = opendir("/proc/self/task") else { return false }
         defer { closedir(directory) }
         var threads = 0
@@ -234,6 +235,12 @@ public final class NamespacedProcess {
     private func takeSync() -> FileDescriptor {
         closed = true
         return sync
+    }
+
+    /// Tells the process that waits for them (`RoleChannel.waitForMaps`) that the maps of the user
+    /// namespace it entered are written.
+    public func sendMapsWritten() {
+        send(UInt32(SWCTR_SYNC_MAPS_WRITTEN))
     }
 
     private func send(_ type: UInt32) {
@@ -339,13 +346,23 @@ public struct RoleChannel {
     /// Waits for the parent's go-ahead (SWCTR_SYNC_GO); ends the process if the parent gives up
     /// or goes away.
     public func waitForGo() {
+        waitFor(UInt32(SWCTR_SYNC_GO))
+    }
+
+    /// Waits until the parent says the user namespace's maps are written (SWCTR_SYNC_MAPS_WRITTEN);
+    /// ends the process if it gives up or goes away.
+    public func waitForMaps() {
+        waitFor(UInt32(SWCTR_SYNC_MAPS_WRITTEN))
+    }
+
+    private func waitFor(_ type: UInt32) {
         var message = swctr_sync_message()
         let n = withUnsafeMutableBytes(of: &message) { raw in
             var received: Int
             repeat { received = recv(fd, raw.baseAddress, raw.count, 0) } while received < 0 && errno == EINTR
             return received
         }
-        if n != MemoryLayout<swctr_sync_message>.size || message.type != UInt32(SWCTR_SYNC_GO) { _exit(1) }
+        if n != MemoryLayout<swctr_sync_message>.size || message.type != type { _exit(1) }
     }
 
     /// Reports a failed step to the parent and ends the process.

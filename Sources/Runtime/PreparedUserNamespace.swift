@@ -150,6 +150,37 @@ public final class PreparedUserNamespace {
         swctr_early_holder_go()
         defer { endHolder() }
         try maps.finish()
+        return try openNamespaces()
+    }
+
+    /// The user namespace without waiting for its maps: for an init that is forked into it while
+    /// newuidmap and newgidmap still run, and waits for `finishMaps` before it does anything in
+    /// it. The holder lives on until then (the helpers write the maps of its pid). No network
+    /// namespace: the init makes its own while the helpers finish, rather than wait for the holder
+    /// to make one (the constructor's holder does not start on it before it is asked to, which
+    /// `open` does).
+    public func openBeforeMaps() throws(RuntimeError) -> Opened {
+        networkReady?.close()
+        networkReady = nil
+        let opened: Opened
+        do {
+            opened = try openNamespaces()
+        } catch {
+            abandon()
+            throw error
+        }
+        maps.settleSpawning()
+        return opened
+    }
+
+    /// After `openBeforeMaps`: waits until the maps are written, then ends the holder. Throws what
+    /// kept the maps from being written, as `open` does.
+    public func finishMaps() throws(RuntimeError) {
+        defer { endHolder() }
+        try maps.finish()
+    }
+
+    private func openNamespaces() throws(RuntimeError) -> Opened {
         guard let holder else { throw .namespaceSetup(step: "open the prepared user namespace (already taken)", errno: EBADF) }
         var network: FileDescriptor?
         if let ready = networkReady {

@@ -185,6 +185,12 @@ public final class ConcurrentPrograms {
             devNull: FileDescriptor(rawValue: input)))
     }
 
+    /// Joins the thread that spawns the programs, if it is still there (it ends once they are
+    /// spawned): after this, the only threads of this process are its own again.
+    public func settle() {
+        joinSpawning()
+    }
+
     /// Joins the spawning thread: its programs become `started`, the pipes' write ends close.
     private func joinSpawning() {
         guard let spawning else { return }

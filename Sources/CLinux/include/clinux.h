@@ -68,14 +68,6 @@ struct swctr_spawn_batch;
 struct swctr_spawn_batch *swctr_spawn_batch_start(int count, char *const *paths, char *const *const *argvs,
                                                   char *const envp[], const int *output_fds, int stdin_fd);
 
-/// `swctr_spawn_batch_start` whose thread, once every program it started has exited (waited for
-/// without being reaped: `swctr_spawn_batch_finish`'s caller still gets their statuses), writes
-/// one byte to `notify_fd` and closes it. `swctr_spawn_batch_finish` then returns only after
-/// those exits.
-struct swctr_spawn_batch *swctr_spawn_batch_start_notifying(int count, char *const *paths, char *const *const *argvs,
-                                                            char *const envp[], const int *output_fds, int stdin_fd,
-                                                            int notify_fd);
-
 /// Waits for the thread and frees the batch: `pids[i]` is each program's pid, or 0 when it was not
 /// started. Returns 0, or the error number of the first spawn that failed (later ones were not
 /// tried).

@@ -20,7 +20,8 @@
 
 enum {
     SWCTR_SYNC_USERNS_READY = 1,  // child → parent: user namespace made, write the maps
-    SWCTR_SYNC_MAPS_WRITTEN = 2,  // parent → child: maps written, go on
+    SWCTR_SYNC_MAPS_WRITTEN = 2,  // parent → child: maps written, go on (also to a container's pid 1
+                                  // forked into a prepared user namespace before its maps were)
     SWCTR_SYNC_PID = 3,           // child → parent: value = the pid of the process that goes on
     SWCTR_SYNC_ERROR = 4,         // child → parent: value = errno, text = what failed
     SWCTR_SYNC_TTY = 5,           // child → parent: carries the pty master fd (SCM_RIGHTS)
@@ -85,15 +86,14 @@ struct swctr_early_id_maps {
 /// Called by the constructor once it has cloned the early holder: starts newuidmap and newgidmap
 /// on it, on a thread of their own (swctr_spawn_batch_start), as the remembered file says, if
 /// that file is this user's own and names root's helpers. Swift later checks the file's text
-/// against the maps it works out itself before it uses the holder. `go_fd` (the holder's pipe from
-/// swctr_userns_holder_waiting, or -1) is closed at once when they are not started. When they are,
-/// the holder makes the network namespace as soon as either both have exited (the spawning thread
-/// writes to the pipe) or swctr_early_holder_go is called, whichever comes first: made while the
-/// helpers run, it took a CPU from them, and the scheduler left the second CPU idle rather than
-/// move a task it had just run.
+/// against the maps it works out itself before it uses the holder. `go_fd` (this process's end of
+/// the holder's socket pair from swctr_userns_holder_waiting, or -1) is closed at once when they
+/// are not started; when they are, it is kept for swctr_early_holder_go, and the holder makes the
+/// network namespace only then. Made while the helpers run, the namespace took a CPU from them,
+/// and the scheduler left the other CPU idle rather than move a task that had just run there.
 void swctr_start_early_id_maps(pid_t holder, int go_fd);
-/// Lets the early holder make its network namespace now (swctr is about to wait for the maps, so a
-/// CPU is free); once, and a no-op without an early holder waiting.
+/// Lets the early holder make its network namespace now: swctr is about to wait for the maps, so
+/// a CPU is free. Once; a no-op without an early holder waiting.
 void swctr_early_holder_go(void);
 /// Taken once: -1 if the constructor did not try (no early holder), 0 if it tried and started
 /// nothing (`text` is what it read, if anything), 1 if the helpers were started.
