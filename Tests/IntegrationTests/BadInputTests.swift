@@ -88,4 +88,25 @@ final class BadInputTests: SwctrTestCase {
         XCTAssertTrue(result.stderr.contains("unknown network mode \"bogus\""), result.stderr)
         XCTAssertEqual(state.storeFiles(), [])
     }
+
+    /// A helper that cannot write the maps, once the container's init may already be waiting in the
+    /// namespace for them (where no cgroup is made): the helper's error, status 125, no container,
+    /// no process left. newuidmap without its setuid bit fails that way (root only, restored).
+    func testAFailingIDMapHelperStopsTheStartAndLeavesNothing() throws {
+        guard TestHost.isRoot else { throw XCTSkip("changing newuidmap's mode needs root") }
+        let warm = state.swctr("run", "--rm", "--network", "none", state.image("busybox"), "true")
+        XCTAssertEqual(warm.status, 0, warm.stderr)
+        let helper = try XCTUnwrap(["/usr/bin/newuidmap", "/bin/newuidmap"].first { FileManager.default.fileExists(atPath: $0) })
+        XCTAssertEqual(TestHost.execute(["/bin/chmod", "u-s", helper]).status, 0)
+        defer { TestHost.execute(["/bin/chmod", "u+s", helper]) }
+        for network in ["none", "slirp"] {
+            let result = state.swctr("run", "--rm", "--network", network, state.image("busybox"), "echo", "never")
+            XCTAssertEqual(result.status, 125, "\(network): \(result.stderr)")
+            XCTAssertEqual(result.stdout, "", network)
+            XCTAssertTrue(result.stderr.contains("cannot map the user namespace") && result.stderr.contains("newuidmap"),
+                          "\(network): \(result.stderr)")
+            XCTAssertEqual(state.swctr("ps", "-aq").stdout, "", "\(network): no container left")
+            XCTAssertEqual(processes(withEnvironmentContaining: state.runtimeDir), [], "\(network): no process left")
+        }
+    }
 }
