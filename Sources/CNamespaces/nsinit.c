@@ -143,9 +143,10 @@ static void enter_namespaces(unsigned long flags, pid_t target, unsigned long jo
 // A foreground `swctr run` clones the holder of its container's namespaces (swctr_userns_holder,
 // below) here, before the Swift runtime starts: newuidmap and newgidmap, the longest chain before
 // the container's init can be cloned, start on it at once where swctr remembers them
-// (early_id_maps.c), and the holder makes the network namespace (about half a millisecond of
-// kernel work) once they are spawned, while they and the Swift runtime run. Made before, it took
-// the only free CPU from the thread spawning them. Swift takes the holder
+// (early_id_maps.c). The holder makes the network namespace (about half a millisecond of kernel
+// work) only when swctr is about to wait for the maps (swctr_early_holder_go), or not at all when
+// the container's init makes its own: made at once, it took a CPU from the helpers. Swift takes
+// the holder
 // (PreparedUserNamespace.startHolder) or ends it if the container wants other namespaces; if the
 // process exits first, it is killed as its parent ends.
 static pid_t early_holder_pid = -1;

@@ -145,8 +145,8 @@ public final class PreparedUserNamespace {
     /// namespaces. Throws what kept the maps from being written, as a start that mapped its own
     /// namespace would have.
     public func open() throws(RuntimeError) -> Opened {
-        // The constructor's holder waits for this (or the helpers' exit) to make the network
-        // namespace: this thread is about to wait, and leaves its CPU to it.
+        // The constructor's holder waits for this to make the network namespace: this thread is
+        // about to wait for the maps, and leaves its CPU to it.
         swctr_early_holder_go()
         defer { endHolder() }
         try maps.finish()
