@@ -146,9 +146,8 @@ static void enter_namespaces(unsigned long flags, pid_t target, unsigned long jo
 // (early_id_maps.c). The holder makes the network namespace (about half a millisecond of kernel
 // work) only when swctr is about to wait for the maps (swctr_early_holder_go), or not at all when
 // the container's init makes its own: made at once, it took a CPU from the helpers. Swift takes
-// the holder
-// (PreparedUserNamespace.startHolder) or ends it if the container wants other namespaces; if the
-// process exits first, it is killed as its parent ends.
+// the holder (PreparedUserNamespace.startHolder) or ends it if the container wants other
+// namespaces; if the process exits first, it is killed as its parent ends.
 static pid_t early_holder_pid = -1;
 static int early_holder_ready = -1;
 static void *early_holder_stack;
