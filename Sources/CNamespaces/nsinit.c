@@ -3,6 +3,7 @@
 // checked and reported.
 #define _GNU_SOURCE
 #include "cnamespaces.h"
+#include "clinux.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -82,7 +83,25 @@ static void join_namespaces(pid_t target, unsigned long flags) {
 }
 
 // Steps 1-3 of cnamespaces.h for a process whose sync socket is `sync_fd` already.
-static void enter_namespaces(unsigned long flags, pid_t target, unsigned long join, int userns_fd, int netns_fd) {
+// Sends this process's user and network namespaces to the parent (SWCTR_SYNC_NAMESPACE, as a
+// container's pid 1 does from Swift), so that it can hand them on before pid 1 is running.
+static void send_own_namespaces(void) {
+    static const struct { unsigned long flag; const char *path; } namespaces[] = {
+        {CLONE_NEWUSER, "/proc/self/ns/user"}, {CLONE_NEWNET, "/proc/self/ns/net"}};
+    for (unsigned i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++) {
+        int fd = open(namespaces[i].path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) fail("open the container's namespace to hand it over");
+        struct swctr_sync_message m;
+        memset(&m, 0, sizeof m);
+        m.type = SWCTR_SYNC_NAMESPACE;
+        m.value = (int32_t)namespaces[i].flag;
+        if (swctr_send_fd(sync_fd, fd, &m, sizeof m) < 0) fail("hand the container's namespace over");
+        close(fd);
+    }
+}
+
+static void enter_namespaces(unsigned long flags, pid_t target, unsigned long join, int userns_fd, int netns_fd,
+                             int send_namespaces) {
     // Die with swctr while the namespaces are being made: nothing would finish the handshake.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) fail("prctl(PR_SET_PDEATHSIG)");
 
@@ -123,6 +142,7 @@ static void enter_namespaces(unsigned long flags, pid_t target, unsigned long jo
 
     unsigned long others = flags & ~(unsigned long)CLONE_NEWUSER;
     if ((target <= 0 || join) && others && unshare((int)others) < 0) fail("unshare of the container namespaces");
+    if (send_namespaces) send_own_namespaces();
 
     if (flags & CLONE_NEWPID) {
         // The first child in the new pid namespace becomes its pid 1. CLONE_PARENT makes swctr
@@ -212,7 +232,7 @@ __attribute__((constructor)) static void swctr_nsinit(int argc, char **argv) {
         netns_fd = (int)nsfd;
         unsetenv("_SWCTR_NSINIT_NETNS");
     }
-    enter_namespaces(flags, target, join, userns_fd, netns_fd);
+    enter_namespaces(flags, target, join, userns_fd, netns_fd, 0);
     unsetenv("_SWCTR_NSINIT");
 }
 
@@ -231,6 +251,7 @@ struct nsinit_start {
     void *context;
     // The CPUs the parent may run on, for a child started on the parent's CPU only; else NULL.
     const cpu_set_t *restore_affinity;
+    int send_namespaces;
 };
 
 // The child: what posix_spawn does for a spawned role (fd layout, signals), then the constructor's
@@ -263,7 +284,7 @@ static int nsinit_child(void *argument) {
     sigprocmask(SIG_SETMASK, &none, NULL);
     sync_fd = start->child_sync_fd;
     if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125);
-    enter_namespaces(start->flags, start->target, start->join, start->userns_fd, start->netns_fd);
+    enter_namespaces(start->flags, start->target, start->join, start->userns_fd, start->netns_fd, start->send_namespaces);
     start->body(start->context);
     _exit(125);
 }
@@ -274,9 +295,9 @@ static int nsinit_child(void *argument) {
 
 pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_count, int child_sync_fd,
                         unsigned long flags, pid_t target, unsigned long join, int userns_fd, int netns_fd,
-                        void (*body)(void *), void *context) {
+                        int send_namespaces, void (*body)(void *), void *context) {
     struct nsinit_start start = {fd_targets, fd_sources, fd_count, child_sync_fd, flags, target, join,
-                                 userns_fd, netns_fd, body, context, NULL};
+                                 userns_fd, netns_fd, body, context, NULL, send_namespaces};
     // A container's init in namespaces made ahead: the first child only joins them, makes the rest
     // and clones pid 1, with no answer to wait for from this process. It shares this process's
     // memory while this process waits (CLONE_VFORK), as posix_spawn's child does: cloning it copies

@@ -130,6 +130,11 @@ enum ContainerLauncher {
             mapsPending = nil
         }
         let initWaitsForMaps = mapsPending != nil
+        let fuse = record.settings.storageDriver == .fuseOverlay
+        // Such an init's first child hands the namespaces over as soon as it has made them, and the
+        // network helper sets tap0 up in them while the maps are still being written (not with
+        // the FUSE overlay, whose device pid 1 sends with them once it has mounted the rootfs).
+        let earlyNetwork = initWaitsForMaps && network.helper != nil && !fuse
         let process: NamespacedProcess
         do {
             let idMaps = try context.idMaps(for: record)
@@ -142,9 +147,9 @@ enum ContainerLauncher {
                 return try NamespacedProcess.start(
                     arguments: [ContainerInitRole.name, specPath], environment: [],
                     namespaces: kinds, idMaps: idMaps, stdio: stdio, joining: joined, joiningOnly: joined == nil ? nil : [.user, .network],
-                    enteringUserNamespace: prepared?.user, enteringNetworkNamespace: preparedNetwork,
+                    enteringUserNamespace: prepared?.user, enteringNetworkNamespace: preparedNetwork, sendingNamespaces: earlyNetwork,
                     inProcess: {
-                        if let spec { ContainerInit.main(spec: spec, mapsPending: initWaitsForMaps) }
+                        if let spec { ContainerInit.main(spec: spec, mapsPending: initWaitsForMaps, namespacesSent: earlyNetwork) }
                         ContainerInit.main(specPath: specPath)
                     })
             }
@@ -160,6 +165,26 @@ enum ContainerLauncher {
             process.closeSync()
             _ = try? ChildProcess.wait(process.pid)
         }
+        var namespaces: [Int32: FileDescriptor] = [:]
+        defer { for (_, fd) in namespaces { fd.close() } }
+        if earlyNetwork {
+            do {
+                namespaces = try process.receiveNamespaces(count: 2)
+            } catch {
+                network.abandon()
+                mapsPending?.abandon()
+                stopContainer()
+                throw StartFailure(exitCode: 125, userMessage: error.userMessage)
+            }
+            do {
+                // On failure the helper is already gone.
+                try network.handOver(containerPID: process.pid, namespaces: namespaces)
+            } catch {
+                mapsPending?.abandon()
+                stopContainer()
+                throw StartFailure(exitCode: 125, userMessage: error.message)
+            }
+        }
         if let mapsPending {
             do {
                 try mapsPending.finishMaps()
@@ -172,11 +197,8 @@ enum ContainerLauncher {
         }
         // Init sends its user namespace (and network namespace) for the helpers that enter
         // them, and the /dev/fuse fd it mounted the rootfs with.
-        let fuse = record.settings.storageDriver == .fuseOverlay
-        var namespaces: [Int32: FileDescriptor] = [:]
-        defer { for (_, fd) in namespaces { fd.close() } }
         var storage: FuseOverlayProcess?
-        if fuse || network.helper != nil {
+        if !earlyNetwork && (fuse || network.helper != nil) {
             do {
                 var device: FileDescriptor?
                 defer { device?.close() }
@@ -195,7 +217,11 @@ enum ContainerLauncher {
         if network.helper != nil {
             do {
                 // On failure the helper is already gone.
-                try network.attach(containerPID: process.pid, namespaces: namespaces)
+                if earlyNetwork {
+                    try network.waitUntilAttached()
+                } else {
+                    try network.attach(containerPID: process.pid, namespaces: namespaces)
+                }
             } catch {
                 stopContainer()
                 storage?.abandon()

@@ -138,13 +138,23 @@ struct NetworkStart {
 
     /// Hands the helper the container's namespaces and waits until its network is up.
     func attach(containerPID: ProcessID, namespaces: [Int32: FileDescriptor]) throws(NetworkError) {
+        try handOver(containerPID: containerPID, namespaces: namespaces)
+        try waitUntilAttached()
+    }
+
+    /// `attach` in two steps (see NetworkHelperProcess.handOver).
+    func handOver(containerPID: ProcessID, namespaces: [Int32: FileDescriptor]) throws(NetworkError) {
         guard let helper else { return }
         guard let user = namespaces[NamespaceSet.user.rawValue], let net = namespaces[NamespaceSet.network.rawValue] else {
             helper.abandon()
             throw .helperFailed("the container did not hand over its namespaces")
         }
-        // From here the helper is attach's to finish or to reap.
-        try helper.attach(containerPID: containerPID, userNamespace: user, networkNamespace: net)
+        // From here the helper is handOver's and waitUntilAttached's to finish or to reap.
+        try helper.handOver(containerPID: containerPID, userNamespace: user, networkNamespace: net)
+    }
+
+    func waitUntilAttached() throws(NetworkError) {
+        try helper?.waitUntilAttached()
     }
 }
 

@@ -116,13 +116,25 @@ public struct NetworkHelperProcess: Sendable {
     /// Hands the helper the container (its init's pid, user and network namespaces) and waits
     /// until tap0 is up inside and the helper carries traffic. On failure the helper is gone.
     public func attach(containerPID: ProcessID, userNamespace: FileDescriptor, networkNamespace: FileDescriptor) throws(NetworkError) {
-        defer { control.close() }
+        try handOver(containerPID: containerPID, userNamespace: userNamespace, networkNamespace: networkNamespace)
+        try waitUntilAttached()
+    }
+
+    /// `attach` in two steps: hands the container over, so that the helper sets tap0 up while
+    /// the caller does something else, then `waitUntilAttached`. On failure the helper is gone.
+    public func handOver(containerPID: ProcessID, userNamespace: FileDescriptor, networkNamespace: FileDescriptor) throws(NetworkError) {
         let fds = [userNamespace.rawValue, networkNamespace.rawValue]
         guard swctr_net_send_fds(control.rawValue, containerPID.rawValue, fds, 2) == 0 else {
+            control.close()
             kill(pid.rawValue, SIGKILL)
             _ = try? ChildProcess.wait(pid)
             throw .helperFailed("the network helper ended before the container started")
         }
+    }
+
+    /// After `handOver`: waits until tap0 is up inside and the helper carries traffic.
+    public func waitUntilAttached() throws(NetworkError) {
+        defer { control.close() }
         var answer = [UInt8](repeating: 0, count: 1024)
         var n: Int
         repeat { n = read(control.rawValue, &answer, answer.count) } while n < 0 && errno == EINTR

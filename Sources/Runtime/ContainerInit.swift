@@ -40,7 +40,9 @@ public struct ContainerInit {
     /// The init forked from the process that wrote `spec` (`NamespacedProcess.start(inProcess:)`).
     /// With `mapsPending`, it was forked into a prepared user namespace before that namespace's
     /// maps were written, and waits for them before anything else.
-    public static func main(spec: ContainerSpec, mapsPending: Bool = false) -> Never {
+    /// With `namespacesSent`, its user and network namespaces were handed over already (by the
+    /// child that made them), and it does not send them.
+    public static func main(spec: ContainerSpec, mapsPending: Bool = false, namespacesSent: Bool = false) -> Never {
         guard let channel = RoleChannel.current else {
             FileDescriptor.standardError.writeAllIgnoringErrors("swctr: internal role started without its namespaces\n")
             _exit(125)
@@ -51,10 +53,10 @@ public struct ContainerInit {
             // host's supplementary groups.
             _ = setgroups(0, nil)
         }
-        ContainerInit(spec: spec, channel: channel).run()
+        ContainerInit(spec: spec, channel: channel).run(namespacesSent: namespacesSent)
     }
 
-    func run() -> Never {
+    func run(namespacesSent: Bool = false) -> Never {
         // Read while the host's filesystem is still in view.
         let seccompProgram = spec.seccompProgramPath.flatMap { try? FileSystem.readFile($0) }
         do {
@@ -71,8 +73,10 @@ public struct ContainerInit {
         var shared: [(Int32, String)] = []
         var slirp = false
         if case .slirp = spec.network { slirp = true }
-        if spec.rootfs.driver == .fuseOverlay || slirp { shared.append((NamespaceSet.user.rawValue, "user")) }
-        if slirp { shared.append((NamespaceSet.network.rawValue, "net")) }
+        if !namespacesSent {
+            if spec.rootfs.driver == .fuseOverlay || slirp { shared.append((NamespaceSet.user.rawValue, "user")) }
+            if slirp { shared.append((NamespaceSet.network.rawValue, "net")) }
+        }
         if !shared.isEmpty {
             for (flag, name) in shared {
                 let fd = open("/proc/self/ns/" + name, O_RDONLY | O_CLOEXEC)

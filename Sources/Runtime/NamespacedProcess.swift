@@ -62,12 +62,14 @@ public final class NamespacedProcess {
     /// made, and with `enteringNetworkNamespace` too that network namespace (one it owns).
     /// With `inProcess`, a single-threaded caller forks instead and the child runs that (the same
     /// role as `arguments`) without loading the binary again: a few milliseconds less per start.
+    /// With `sendingNamespaces` too, the forked child that enters a user namespace sends its user
+    /// and network namespaces before the pid (for `receiveNamespaces`), pid 1 then need not.
     public static func start(arguments: [String], environment: [String], namespaces: NamespaceSet,
                              idMaps: IDMapPlan, stdio: [Int32: FileDescriptor] = [:],
                              joining target: ProcessID? = nil, joiningOnly joined: NamespaceSet? = nil,
                              enteringUserNamespace userNamespace: FileDescriptor? = nil,
                              enteringNetworkNamespace networkNamespace: FileDescriptor? = nil,
-                             executable: String = "/proc/self/exe",
+                             executable: String = "/proc/self/exe", sendingNamespaces: Bool = false,
                              inProcess body: (() -> Never)? = nil) throws(RuntimeError) -> NamespacedProcess {
         var pair: [Int32] = [0, 0]
         do {
@@ -90,7 +92,8 @@ public final class NamespacedProcess {
         if let body, isSingleThreaded {
             do {
                 spawned = try fork(layout: layout, namespaces: namespaces, joining: target, joiningOnly: joined,
-                                   enteringUserNamespace: userNamespace, enteringNetworkNamespace: networkNamespace, body: body)
+                                   enteringUserNamespace: userNamespace, enteringNetworkNamespace: networkNamespace,
+                                   sendingNamespaces: sendingNamespaces, body: body)
             } catch {
                 parentEnd.close(); childEnd.close()
                 throw .spawn(error)
@@ -139,7 +142,7 @@ public final class NamespacedProcess {
     /// namespaces as the constructor would have, then runs `body`.
     private static func fork(layout: [Int32: FileDescriptor], namespaces: NamespaceSet, joining target: ProcessID?,
                              joiningOnly joined: NamespaceSet?, enteringUserNamespace userNamespace: FileDescriptor?,
-                             enteringNetworkNamespace networkNamespace: FileDescriptor?,
+                             enteringNetworkNamespace networkNamespace: FileDescriptor?, sendingNamespaces: Bool,
                              body: @escaping () -> Never) throws(SystemCallError) -> ProcessID {
         var layout = layout
         for standard in Int32(0)...2 where layout[standard] == nil { layout[standard] = FileDescriptor(rawValue: standard) }
@@ -150,7 +153,7 @@ public final class NamespacedProcess {
         let pid = swctr_nsinit_fork(
             targets, sources, Int32(targets.count), childSyncFD, UInt(namespaces.rawValue), target?.rawValue ?? 0,
             target != nil ? UInt(joined?.rawValue ?? 0) : 0, userNamespace != nil ? userNamespaceFD : -1,  // where the layout put them
-            userNamespace != nil && networkNamespace != nil ? networkNamespaceFD : -1,
+            userNamespace != nil && networkNamespace != nil ? networkNamespaceFD : -1, sendingNamespaces ? 1 : 0,
             { context in Unmanaged<RoleBody>.fromOpaque(context!).takeUnretainedValue().run() }, role.toOpaque())
         if pid < 0 { throw SystemCallError("fork") }
         return ProcessID(rawValue: pid)

@@ -104,10 +104,12 @@ int swctr_take_early_id_maps(struct swctr_early_id_maps *maps);
 /// socket at `child_sync_fd` (`userns_fd` >= 0: join that user namespace instead of making one, and
 /// with `netns_fd` >= 0 that network namespace too), then calls
 /// `body(context)` in the process that goes on; the child never returns. For a single-threaded
-/// caller only. Returns the child's pid (the parent's side of the handshake is unchanged), or -1.
+/// caller only. With `send_namespaces`, the child sends its user and network namespaces
+/// (SWCTR_SYNC_NAMESPACE) once it has made its namespaces, before it reports the pid.
+/// Returns the child's pid (the parent's side of the handshake is unchanged), or -1.
 pid_t swctr_nsinit_fork(const int *fd_targets, const int *fd_sources, int fd_count, int child_sync_fd,
                         unsigned long flags, pid_t target, unsigned long join, int userns_fd, int netns_fd,
-                        void (*body)(void *), void *context);
+                        int send_namespaces, void (*body)(void *), void *context);
 /// The process's argc/argv as the C runtime gave them (0/NULL before the constructor ran).
 int swctr_saved_argc(void);
 char **swctr_saved_argv(void);
