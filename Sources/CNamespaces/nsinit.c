@@ -164,8 +164,9 @@ static void enter_namespaces(unsigned long flags, pid_t target, unsigned long jo
 // below) here, before the Swift runtime starts: newuidmap and newgidmap, the longest chain before
 // the container's init can be cloned, start on it at once where swctr remembers them
 // (early_id_maps.c). The holder makes the network namespace (about half a millisecond of kernel
-// work) only when swctr is about to wait for the maps (swctr_early_holder_go), or not at all when
-// the container's init makes its own: made at once, it took a CPU from the helpers. Swift takes
+// work) only when swctr is about to wait for the maps or the helpers' spawning
+// (swctr_early_holder_go), or not at all when the container needs none: made at once, it took a
+// CPU from the helpers. Swift takes
 // the holder (PreparedUserNamespace.startHolder) or ends it if the container wants other
 // namespaces; if the process exits first, it is killed as its parent ends.
 static pid_t early_holder_pid = -1;
@@ -186,8 +187,18 @@ int swctr_looks_like_foreground_run(int count, char *const *arguments) {
     return 1;
 }
 
+// The constructor's verdict on this process's own arguments, for swctr_process_looks_like_foreground_run.
+static int process_verdict = -1;
+
+int swctr_process_looks_like_foreground_run(void) {
+    if (process_verdict < 0)
+        process_verdict = saved_argc >= 1 && saved_argv && swctr_looks_like_foreground_run(saved_argc - 1, saved_argv + 1);
+    return process_verdict;
+}
+
 static void start_early_holder(int argc, char **argv) {
-    if (argc < 1 || !swctr_looks_like_foreground_run(argc - 1, argv + 1)) return;
+    process_verdict = argc >= 1 && swctr_looks_like_foreground_run(argc - 1, argv + 1);
+    if (!process_verdict) return;
     int go = -1;
     early_holder_pid = swctr_userns_holder_waiting(1, &early_holder_ready, &early_holder_stack, &go);
     if (early_holder_pid > 0) swctr_start_early_id_maps(early_holder_pid, go);

@@ -67,7 +67,7 @@ enum ContainerLauncher {
                 if host.isAvailable {
                     namespaces = try prepared.open()
                 } else {
-                    namespaces = try prepared.openBeforeMaps()
+                    namespaces = try prepared.openBeforeMaps(network: ContainerLauncher.namespaces(of: record).contains(.network))
                     mapsPending = prepared
                 }
             } catch {

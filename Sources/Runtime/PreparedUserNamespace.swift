@@ -155,22 +155,25 @@ public final class PreparedUserNamespace {
 
     /// The user namespace without waiting for its maps: for an init that is forked into it while
     /// newuidmap and newgidmap still run, and waits for `finishMaps` before it does anything in
-    /// it. The holder lives on until then (the helpers write the maps of its pid). No network
-    /// namespace: the init makes its own while the helpers finish, rather than wait for the holder
-    /// to make one (the constructor's holder does not start on it before it is asked to, which
-    /// `open` does).
-    public func openBeforeMaps() throws(RuntimeError) -> Opened {
-        networkReady?.close()
-        networkReady = nil
-        let opened: Opened
+    /// it. The holder lives on until then (the helpers write the maps of its pid). With `network`,
+    /// the holder makes the network namespace now, while this thread waits for the helpers'
+    /// spawning (the constructor's holder does not start on it before it is asked to), and the
+    /// init joins it: made by the init's first child instead, its half millisecond of kernel work
+    /// came after newgidmap's exit, on the way to the init.
+    public func openBeforeMaps(network: Bool) throws(RuntimeError) -> Opened {
+        if network {
+            swctr_early_holder_go()
+        } else {
+            networkReady?.close()
+            networkReady = nil
+        }
+        maps.settleSpawning()
         do {
-            opened = try openNamespaces()
+            return try openNamespaces()
         } catch {
             abandon()
             throw error
         }
-        maps.settleSpawning()
-        return opened
     }
 
     /// After `openBeforeMaps`: waits until the maps are written, then ends the holder. Throws what

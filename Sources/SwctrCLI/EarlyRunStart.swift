@@ -44,8 +44,10 @@ public struct EarlyRunStart {
     /// Only the namespaces, begun here before the direct parse (`Run.parsedDirectly`, 0.26 ms):
     /// newuidmap and newgidmap are the longest chain before the container's init can be cloned,
     /// so they start first. nil unless `arguments` look like a foreground `run`.
-    public static func beginNamespaces(_ arguments: [String]) -> EarlyRunStart? {
-        guard looksLikeForegroundRun(arguments) else { return nil }
+    /// `processArguments`: `arguments` are this process's own (after the program's name), which
+    /// the constructor has looked at already.
+    public static func beginNamespaces(_ arguments: [String], processArguments: Bool = false) -> EarlyRunStart? {
+        guard processArguments ? swctr_process_looks_like_foreground_run() != 0 : looksLikeForegroundRun(arguments) else { return nil }
         let holder = PreparedUserNamespace.startHolder(network: true)
         let idMaps = IDMapPlan.current()
         let namespaces = holder.flatMap { PreparedUserNamespace.mapping($0, as: idMaps) }
@@ -54,8 +56,8 @@ public struct EarlyRunStart {
 
     /// nil unless `arguments` (without the program's name) look like a foreground `run`.
     /// `begun`: what `beginNamespaces` began for them (the direct parse did not cover them), kept.
-    public static func begin(_ arguments: [String], after begun: EarlyRunStart? = nil) -> EarlyRunStart? {
-        guard looksLikeForegroundRun(arguments) else { return nil }
+    public static func begin(_ arguments: [String], processArguments: Bool = false, after begun: EarlyRunStart? = nil) -> EarlyRunStart? {
+        guard processArguments ? swctr_process_looks_like_foreground_run() != 0 : looksLikeForegroundRun(arguments) else { return nil }
         let earlier = begun.map { $0.begun }
         // The holder of the namespaces is taken (or cloned) here, on the main thread: it ends with
         // the thread that made it.

@@ -51,8 +51,9 @@ if arguments.count >= 2 {
 // `run` begins the rest of what it can while its arguments are parsed. Either way, what looks like
 // a foreground `run` begins its container's namespaces first of all.
 let commandArguments = Array(arguments.dropFirst())
-let namespacesBegun = EarlyRunStart.beginNamespaces(commandArguments)
+let fromProcess = swctr_saved_argv() != nil
+let namespacesBegun = EarlyRunStart.beginNamespaces(commandArguments, processArguments: fromProcess)
 if !Swctr.runDirectlyParsedRun(commandArguments, early: namespacesBegun),
-   !Swctr.runStandaloneCommand(commandArguments, early: EarlyRunStart.begin(commandArguments, after: namespacesBegun)) {
+   !Swctr.runStandaloneCommand(commandArguments, early: EarlyRunStart.begin(commandArguments, processArguments: fromProcess, after: namespacesBegun)) {
     Swctr.main()
 }

@@ -59,6 +59,9 @@ void swctr_userns_holder_release(void *stack);
 /// --userns, another container's network, help). The constructor begins the container's
 /// namespaces for such a run; Swift's EarlyRunStart asks the same.
 int swctr_looks_like_foreground_run(int count, char *const *arguments);
+/// swctr_looks_like_foreground_run for this process's own arguments (as the constructor got them),
+/// worked out once, by the constructor.
+int swctr_process_looks_like_foreground_run(void);
 /// The holder (with a network namespace) that the constructor cloned for `swctr run`, if any and
 /// not yet taken: its pid, as swctr_userns_holder gives one, or -1. Taken once.
 pid_t swctr_take_early_holder(int *ready_fd, void **stack);
