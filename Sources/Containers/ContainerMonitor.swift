@@ -123,6 +123,7 @@ enum ContainerLauncher {
         if let pending = mapsPending, spec == nil || !NamespacedProcess.isSingleThreaded {
             do {
                 try pending.finishMaps()
+                pending.release()
             } catch {
                 network.abandon()
                 throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
@@ -194,6 +195,7 @@ enum ContainerLauncher {
                 throw StartFailure(exitCode: error.exitCode, userMessage: error.userMessage)
             }
             process.sendMapsWritten()
+            mapsPending.release()
         }
         // Init sends its user namespace (and network namespace) for the helpers that enter
         // them, and the /dev/fuse fd it mounted the rootfs with.

@@ -176,11 +176,22 @@ public final class PreparedUserNamespace {
         }
     }
 
-    /// After `openBeforeMaps`: waits until the maps are written, then ends the holder. Throws what
-    /// kept the maps from being written, as `open` does.
+    /// After `openBeforeMaps`: waits until the maps are written. Throws what kept the maps from
+    /// being written, as `open` does, with the holder ended. Otherwise the holder lives on until
+    /// `release()`: ending it waits for its exit, which the init, told of the maps, need not wait
+    /// for.
     public func finishMaps() throws(RuntimeError) {
-        defer { endHolder() }
-        try maps.finish()
+        do {
+            try maps.finish()
+        } catch {
+            endHolder()
+            throw error
+        }
+    }
+
+    /// Ends the holder after `finishMaps` (dropping the last reference would too).
+    public func release() {
+        endHolder()
     }
 
     private func openNamespaces() throws(RuntimeError) -> Opened {
