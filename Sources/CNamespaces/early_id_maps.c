@@ -14,8 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FILE_HEADER "swctr id-map helpers 1\n"
-// The longest file read (larger ones are not used): 2 paths and 2 lines of at most 32 ranges.
+#define FILE_HEADER "swctr id-map helpers 2\n"
+// The last line: what swctr worked the maps out from (IDMapPlan.currentSources), for Swift.
+#define SOURCES_PREFIX "sources "
+// The longest file read (larger ones are not used): 2 paths, 2 lines of at most 32 ranges and
+// the sources line (a hash).
 #define TEXT_LIMIT 4096
 // Per helper: its path, the holder's pid, and at most 32 ranges of 3 numbers.
 #define MAX_ARGUMENTS (2 + 3 * 32 + 1)
@@ -70,7 +73,8 @@ static int trusted_helper(const char *path) {
 }
 
 // Splits the text (in place, in a copy) into the two helpers' argument lists:
-// header, then for each helper a line with its path and a line of space-separated numbers.
+// header, then for each helper a line with its path and a line of space-separated numbers, then
+// the sources line (not read here).
 static int parse_remembered(char *text) {
     if (strncmp(text, FILE_HEADER, strlen(FILE_HEADER)) != 0) return -1;
     char *cursor = text + strlen(FILE_HEADER);
@@ -96,7 +100,9 @@ static int parse_remembered(char *text) {
         if (count < 5 || (count - 2) % 3 != 0) return -1;
         early_arguments[helper][count] = NULL;
     }
-    return *cursor == 0 ? 0 : -1;
+    if (strncmp(cursor, SOURCES_PREFIX, strlen(SOURCES_PREFIX)) != 0) return -1;
+    char *end = strchr(cursor, '\n');
+    return end && end[1] == 0 ? 0 : -1;
 }
 
 static char early_copy[TEXT_LIMIT + 1];

@@ -148,16 +148,74 @@ public struct IDMapPlan: Equatable, Sendable {
     /// The text of the file in which swctr remembers its helpers and maps (`id-map-helpers` in
     /// the runtime directory, see `SWCTR_ID_MAP_HELPERS_FILE` in cnamespaces.h): the next
     /// `swctr run`'s constructor starts the helpers from it on its early holder before Swift
-    /// runs, and this plan's text must then equal what it read. nil when no helper writes the maps.
-    public var rememberedHelpersText: String? {
+    /// runs, and they are used if this text is what the run would write. The last line is
+    /// `sources`, what `current()` made the plan from (`currentSources()`): a run whose sources
+    /// are the same takes the plan from the file (`init?(remembered:sources:)`) instead of
+    /// reading /etc/subuid, /etc/subgid and the user database and searching for the helpers
+    /// (0.17 ms). nil when no helper writes the maps.
+    public func rememberedHelpersText(sources: String) -> String? {
         guard case .helpers(let newuidmap, let newgidmap) = writer else { return nil }
         func numbers(_ maps: [IDMapping]) -> String {
             maps.map { "\($0.containerID) \($0.hostID) \($0.size)" }.concatenated(separator: " ")
         }
-        return "swctr id-map helpers 1\n\(newuidmap)\n\(numbers(uidMappings))\n\(newgidmap)\n\(numbers(gidMappings))\n"
+        return Self.rememberedHeader + "\n\(newuidmap)\n\(numbers(uidMappings))\n\(newgidmap)\n\(numbers(gidMappings))\nsources \(sources)\n"
     }
 
-    /// Remembers `text` (`rememberedHelpersText`) for the next runs, or forgets what was
+    static let rememberedHeader = "swctr id-map helpers 2"
+
+    /// "0 1000 1 1 100000 65536" as mappings; nil unless whole triples of numbers.
+    fileprivate static func mappings(_ line: String) -> [IDMapping]? {
+        let numbers = line.utf8.split(separator: UInt8(ascii: " ")).map { UInt32(String(decoding: $0, as: UTF8.self)) }
+        guard !numbers.isEmpty, numbers.count % 3 == 0, numbers.allSatisfy({ $0 != nil }) else { return nil }
+        return stride(from: 0, to: numbers.count, by: 3).map { IDMapping(containerID: numbers[$0]!, hostID: numbers[$0 + 1]!, size: numbers[$0 + 2]!) }
+    }
+
+    /// What `current()` works the plan out from, as a hash: the user's ids, the helpers' search
+    /// path, and the identity (device, inode, size, modification and change times) of
+    /// /etc/subuid, /etc/subgid, /etc/passwd and of each directory searched (a helper put in or
+    /// taken out of one changes its times). Equal sources give an equal plan.
+    public static func currentSources() -> String {
+        // FNV-1a, 64 bits, over the raw values (no text is formatted: the first use of generic
+        // string interpolation costs a scan of the binary's conformances).
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix<T>(_ value: T) {
+            withUnsafeBytes(of: value) { bytes in
+                for byte in bytes {
+                    hash ^= UInt64(byte)
+                    hash &*= 0x0000_0100_0000_01b3
+                }
+            }
+        }
+        func mix(_ text: String.UTF8View) {
+            for byte in text {
+                hash ^= UInt64(byte)
+                hash &*= 0x0000_0100_0000_01b3
+            }
+            mix(UInt8(0))
+        }
+        func mixIdentity(_ path: String) {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return mix(UInt8(0)) }
+            mix(UInt8(1))
+            for value in [UInt64(info.st_dev), UInt64(info.st_ino), UInt64(bitPattern: Int64(info.st_size)),
+                          UInt64(bitPattern: Int64(info.st_mtim.tv_sec)), UInt64(info.st_mtim.tv_nsec),
+                          UInt64(bitPattern: Int64(info.st_ctim.tv_sec)), UInt64(info.st_ctim.tv_nsec)] {
+                mix(value)
+            }
+        }
+        mix(getuid())
+        mix(getgid())
+        let searchPath = ChildProcess.executableSearchPath()
+        mix(searchPath.utf8)
+        for file in ["/etc/subuid", "/etc/subgid", "/etc/passwd"] { mixIdentity(file) }
+        for directory in searchPath.utf8.split(separator: UInt8(ascii: ":")) { mixIdentity(String(decoding: directory, as: UTF8.self)) }
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8](repeating: 0, count: 16)
+        for index in 0..<16 { hex[index] = digits[Int((hash >> UInt64(60 - 4 * index)) & 0xf)] }
+        return "fnv1a64:" + String(decoding: hex, as: UTF8.self)
+    }
+
+    /// Remembers `text` (`rememberedHelpersText(sources:)`) for the next runs, or forgets what was
     /// remembered (nil). Best effort: without the file, runs start the helpers themselves.
     public static func rememberHelpers(_ text: String?, directories: UserDirectories = .current()) {
         guard let runtime = try? directories.prepareRuntimeDirectory() else { return }
@@ -207,6 +265,18 @@ public struct IDMapPlan: Equatable, Sendable {
     }
 }
 
+extension IDMapPlan {
+    /// The plan a remembered text (`rememberedHelpersText(sources:)`) names, if it was written
+    /// from `sources`; nil if not, or if the text is not one swctr writes.
+    public init?(remembered text: [UInt8], sources: String) {
+        let lines = text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard lines.count == 7, lines[0] == Self.rememberedHeader, lines[6].isEmpty, lines[5] == "sources " + sources,
+              lines[1].hasPrefix("/"), lines[3].hasPrefix("/"),
+              let uids = Self.mappings(lines[2]), let gids = Self.mappings(lines[4]) else { return nil }
+        self.init(uidMappings: uids, gidMappings: gids, writer: .helpers(newuidmap: lines[1], newgidmap: lines[3]), warning: nil)
+    }
+}
+
 extension String {
     func trimmingWhitespace() -> String {
         var slice = Substring(self)
@@ -242,6 +312,8 @@ public final class PendingIDMaps {
                 let results = try programs.wait()
                 if let (tool, result) = zip(tools, results).first(where: { $0.1.status != .exited(0) }) {
                     outcome = .failure(.idMapping(tool: tool, output: result.output.trimmingWhitespace()))
+                    // Whatever the maps came from, the next run works them out afresh.
+                    IDMapPlan.rememberHelpers(nil)
                 } else {
                     outcome = .success(())
                 }

@@ -116,14 +116,27 @@ public final class PreparedUserNamespace {
         if (try? ChildProcess.wait(holder.pid)) != nil { swctr_userns_holder_release(holder.stack) }
     }
 
+    /// `mapping(_:as:)` with the current user's plan: the one the constructor's helpers were
+    /// started from, when the file it read was written from the same sources
+    /// (`IDMapPlan.init?(remembered:sources:)`), else `IDMapPlan.current()`.
+    public static func mappingForCurrentUser(_ holder: UnmappedHolder?) -> (namespace: PreparedUserNamespace?, idMaps: IDMapPlan) {
+        let sources = IDMapPlan.currentSources()
+        if let holder, let early = holder.early, early.helpers != nil, let plan = IDMapPlan(remembered: early.text, sources: sources) {
+            return (mapping(holder, as: plan, sources: sources), plan)
+        }
+        let plan = IDMapPlan.current()
+        return (holder.flatMap { mapping($0, as: plan, sources: sources) }, plan)
+    }
+
     /// Starts writing the maps of a holder from `startHolder` (any thread may). For the
     /// constructor's holder, whose helpers the constructor may have started from the remembered
     /// maps: those helpers are taken if the maps are `idMaps`'s; if not, the holder is discarded
     /// (nil: the container maps a user namespace of its own) and the maps remembered anew, as
     /// they are whenever they differ from what the constructor read.
-    public static func mapping(_ holder: UnmappedHolder, as idMaps: IDMapPlan) -> PreparedUserNamespace? {
+    public static func mapping(_ holder: UnmappedHolder, as idMaps: IDMapPlan,
+                               sources: String = IDMapPlan.currentSources()) -> PreparedUserNamespace? {
         if let early = holder.early {
-            let expected = idMaps.rememberedHelpersText
+            let expected = idMaps.rememberedHelpersText(sources: sources)
             let current = expected.map { Array($0.utf8) } ?? []
             if let helpers = early.helpers {
                 if early.text == current {

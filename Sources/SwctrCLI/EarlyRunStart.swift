@@ -48,9 +48,7 @@ public struct EarlyRunStart {
     /// the constructor has looked at already.
     public static func beginNamespaces(_ arguments: [String], processArguments: Bool = false) -> EarlyRunStart? {
         guard processArguments ? swctr_process_looks_like_foreground_run() != 0 : looksLikeForegroundRun(arguments) else { return nil }
-        let holder = PreparedUserNamespace.startHolder(network: true)
-        let idMaps = IDMapPlan.current()
-        let namespaces = holder.flatMap { PreparedUserNamespace.mapping($0, as: idMaps) }
+        let (namespaces, idMaps) = PreparedUserNamespace.mappingForCurrentUser(PreparedUserNamespace.startHolder(network: true))
         return EarlyRunStart(work: .done(Begun(idMaps: idMaps, namespaces: namespaces, session: nil)))
     }
 
@@ -63,8 +61,7 @@ public struct EarlyRunStart {
         // the thread that made it.
         let holder = earlier == nil ? PreparedUserNamespace.startHolder(network: true) : nil
         return EarlyRunStart(work: .background(BackgroundWork {
-            let idMaps = earlier?.idMaps ?? IDMapPlan.current()
-            let namespaces = earlier?.namespaces ?? holder.flatMap { PreparedUserNamespace.mapping($0, as: idMaps) }
+            let (namespaces, idMaps) = earlier.map { ($0.namespaces, $0.idMaps) } ?? PreparedUserNamespace.mappingForCurrentUser(holder)
             // Failures are left to the caller's own open, which reports them as usual.
             var opened: OpenedSession?
             if let session = try? Session.openSilently(idMaps: idMaps), let containers = try? session.containers() {

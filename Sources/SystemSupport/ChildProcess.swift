@@ -137,13 +137,18 @@ public enum ChildProcess {
     /// Looks a program up in PATH (or the given directories).
     public static func findExecutable(_ name: String, searchPath: String? = nil) -> String? {
         if name.utf8.contains(UInt8(ascii: "/")) { return access(name, X_OK) == 0 ? name : nil }
-        let path = searchPath ?? ProcessEnvironment.current["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         // Split as bytes: this runs at every `swctr run`, and Substring's generic code is slower.
-        for directory in (path + ":/usr/sbin:/usr/bin:/sbin:/bin").utf8.split(separator: UInt8(ascii: ":")) {
+        for directory in executableSearchPath(searchPath).utf8.split(separator: UInt8(ascii: ":")) {
             let candidate = String(decoding: directory, as: UTF8.self) + "/" + name
             if access(candidate, X_OK) == 0 { return candidate }
         }
         return nil
+    }
+
+    /// The directories `findExecutable` searches, in order, `:`-separated: `searchPath` (else
+    /// `PATH`, else a default), then the system's own.
+    public static func executableSearchPath(_ searchPath: String? = nil) -> String {
+        (searchPath ?? ProcessEnvironment.current["PATH"] ?? "/usr/local/bin:/usr/bin:/bin") + ":/usr/sbin:/usr/bin:/sbin:/bin"
     }
 }
 

@@ -107,6 +107,8 @@ final class BadInputTests: SwctrTestCase {
                           "\(network): \(result.stderr)")
             XCTAssertEqual(state.swctr("ps", "-aq").stdout, "", "\(network): no container left")
             XCTAssertEqual(processes(withEnvironmentContaining: state.runtimeDir), [], "\(network): no process left")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: state.runtimeDir + "/swctr/id-map-helpers"),
+                           "\(network): maps that could not be written are not remembered")
         }
     }
 }

@@ -249,8 +249,9 @@ final class RuntimeSecurityTests: SwctrTestCase {
 
     /// A foreground run remembers its id-map helpers and ranges in the runtime directory, and the
     /// next run's constructor starts the helpers from that file before swctr's own code runs. The
-    /// file never decides the maps: a stale one is replaced and the container maps as it should,
-    /// and a program it names that root does not own is never run.
+    /// file decides the maps only while what they were worked out from is unchanged (its last
+    /// line): a stale one is replaced and the container maps as it should, and a program it names
+    /// that root does not own is never run.
     func testRememberedIDMapHelpersAreCheckedBeforeTheyAreUsed() throws {
         let file = state.runtimeDir + "/swctr/id-map-helpers"
         func uidMap() -> String {
@@ -262,8 +263,9 @@ final class RuntimeSecurityTests: SwctrTestCase {
         XCTAssertTrue(expected.hasPrefix("0 ") && expected.split(separator: "\n").count >= 2, expected)
         let remembered = try String(contentsOfFile: file, encoding: .utf8)
         let lines = remembered.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        XCTAssertEqual(lines.count, 6, remembered)
-        XCTAssertEqual(lines.first, "swctr id-map helpers 1")
+        XCTAssertEqual(lines.count, 7, remembered)
+        XCTAssertEqual(lines.first, "swctr id-map helpers 2")
+        XCTAssertTrue(lines[5].hasPrefix("sources fnv1a64:"), remembered)
         XCTAssertTrue(lines[1].hasSuffix("/newuidmap") && lines[3].hasSuffix("/newgidmap"), remembered)
         XCTAssertEqual(lines[2], expected.split(separator: "\n").joined(separator: " "), "the uid ranges, as mapped")
         var info = stat()
@@ -271,9 +273,10 @@ final class RuntimeSecurityTests: SwctrTestCase {
         XCTAssertEqual(info.st_mode & 0o777, 0o600)
         XCTAssertEqual(uidMap(), expected, "a run that started its helpers from the file")
 
-        // Stale ranges that the helpers would accept (root only): not used, and replaced.
+        // Stale ranges that the helpers would accept (root only), from other sources (as after
+        // an edit of /etc/subuid): not used, and replaced.
         let ownID = expected.split(separator: " ")[1]
-        let stale = "swctr id-map helpers 1\n\(lines[1])\n0 \(ownID) 1\n\(lines[3])\n0 \(ownID) 1\n"
+        let stale = "swctr id-map helpers 2\n\(lines[1])\n0 \(ownID) 1\n\(lines[3])\n0 \(ownID) 1\nsources fnv1a64:0000000000000000\n"
         XCTAssertEqual(state.shell("printf '%s' '\(stale)' > '\(file)'").status, 0)
         XCTAssertEqual(uidMap(), expected)
         XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), remembered)

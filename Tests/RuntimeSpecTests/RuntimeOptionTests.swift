@@ -69,13 +69,25 @@ final class RuntimeOptionTests: XCTestCase {
     }
 
     /// The file the constructor of the next `swctr run` starts the helpers from (cnamespaces.h):
-    /// each helper's path, then its ranges as newuidmap takes them.
-    func testTheRememberedHelpersTextNamesEachHelperAndItsRanges() {
+    /// each helper's path, then its ranges as newuidmap takes them, then what the plan was made
+    /// from; a run with the same sources reads the plan back from it.
+    func testTheRememberedHelpersTextNamesEachHelperAndItsRanges() throws {
         let plan = IDMapPlan.forCurrentUser(subuidText: "alice:200000:65536\nalice:400000:10\n", subgidText: "alice:300000:65536\n",
                                             userName: "alice", uid: 1001, gid: 1002, newuidmap: "/usr/bin/newuidmap", newgidmap: "/usr/bin/newgidmap")
-        XCTAssertEqual(plan.rememberedHelpersText,
-                       "swctr id-map helpers 1\n/usr/bin/newuidmap\n0 1001 1 1 200000 65536 65537 400000 10\n/usr/bin/newgidmap\n0 1002 1 1 300000 65536\n")
+        let text = try XCTUnwrap(plan.rememberedHelpersText(sources: "fnv1a64:0123456789abcdef"))
+        XCTAssertEqual(text, "swctr id-map helpers 2\n/usr/bin/newuidmap\n0 1001 1 1 200000 65536 65537 400000 10\n/usr/bin/newgidmap\n0 1002 1 1 300000 65536\nsources fnv1a64:0123456789abcdef\n")
+        XCTAssertEqual(IDMapPlan(remembered: Array(text.utf8), sources: "fnv1a64:0123456789abcdef"), plan)
+        XCTAssertNil(IDMapPlan(remembered: Array(text.utf8), sources: "fnv1a64:fedcba9876543210"), "other sources: worked out anew")
+        XCTAssertNil(IDMapPlan(remembered: Array(text.replacingOccurrences(of: "65537 400000 10", with: "65537 400000").utf8), sources: "fnv1a64:0123456789abcdef"))
+        XCTAssertNil(IDMapPlan(remembered: Array(text.replacingOccurrences(of: "helpers 2", with: "helpers 1").utf8), sources: "fnv1a64:0123456789abcdef"))
         let single = IDMapPlan.forCurrentUser(subuidText: nil, subgidText: nil, userName: "alice", uid: 1001, gid: 1001, newuidmap: nil, newgidmap: nil)
-        XCTAssertNil(single.rememberedHelpersText, "nothing to remember when swctr writes the maps itself")
+        XCTAssertNil(single.rememberedHelpersText(sources: "fnv1a64:0123456789abcdef"), "nothing to remember when swctr writes the maps itself")
+    }
+
+    /// The sources line changes with what the plan is made from, and only with that.
+    func testTheSourcesOfThePlanAreStableUntilTheirFilesChange() throws {
+        let first = IDMapPlan.currentSources()
+        XCTAssertTrue(first.hasPrefix("fnv1a64:") && first.utf8.count == 24, first)
+        XCTAssertEqual(IDMapPlan.currentSources(), first)
     }
 }
