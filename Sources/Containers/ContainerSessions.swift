@@ -120,14 +120,16 @@ extension ContainerService {
             "monitor_pid": .integer(Int64(getpid())), "started": .real(Timestamp.now)])
         let status = ForegroundSession(pid: launched.pid, terminalMaster: launched.master, forwardInput: record.settings.interactive)
             .waitForExit(reap: false)
-        // A --rm container goes from running to removing in one step (its exit code recorded).
+        // A --rm container's row goes at once (`removeExited`); a kept one's records the exit.
         let autoRemove = record.settings.autoRemove
-        _ = try? database.update(id: record.id, from: [.running], set: [
-            "status": .text((autoRemove ? ContainerStatus.removing : .exited).rawValue), "pid": .null,
-            "exit_code": .integer(Int64(status.shellCode)), "finished": .real(Timestamp.now)])
+        if !autoRemove {
+            _ = try? database.update(id: record.id, from: [.running], set: [
+                "status": .text(ContainerStatus.exited.rawValue), "pid": .null,
+                "exit_code": .integer(Int64(status.shellCode)), "finished": .real(Timestamp.now)])
+        }
         _ = try? ChildProcess.wait(launched.pid)
         launched.finish()
-        if autoRemove { try? removeLocked(record.id, settings: record.settings, marked: true) }
+        if autoRemove { try? removeExited(record.id, settings: record.settings) }
         return status.shellCode
     }
 
@@ -149,10 +151,22 @@ extension ContainerService {
         return true
     }
 
+    /// Removes a --rm container that this process ran in the foreground, once its process has
+    /// exited (its lock held): the row first, in one statement (marking it `removing` and then
+    /// deleting it took two write transactions after the command's exit), then its files. Killed
+    /// in between, this leaves a directory with no row and a lock nobody holds, which `list()`
+    /// removes (`removeOrphanDirectories`).
+    func removeExited(_ id: String, settings: ContainerSettings) throws {
+        try database.delete(id: id)
+        try removeFiles(of: id, keepingForReuse: true)
+        ContainerLock.removeFile(runtime: context.runtime, id: id)
+        context.removeAnonymousVolumes(of: settings)
+    }
+
     /// Removes a container whose lock this process holds; `settings` are its record's (the
-    /// anonymous volumes it made go too). `marked`: its status is `removing` already.
-    func removeLocked(_ id: String, settings: ContainerSettings, marked: Bool = false) throws {
-        if !marked { try database.update(id: id, set: ["status": .text(ContainerStatus.removing.rawValue)]) }
+    /// anonymous volumes it made go too).
+    func removeLocked(_ id: String, settings: ContainerSettings) throws {
+        try database.update(id: id, set: ["status": .text(ContainerStatus.removing.rawValue)])
         try removeFiles(of: id, keepingForReuse: true)
         try database.delete(id: id)
         ContainerLock.removeFile(runtime: context.runtime, id: id)
