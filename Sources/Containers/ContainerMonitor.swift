@@ -216,14 +216,10 @@ enum ContainerLauncher {
                 throw StartFailure(exitCode: 125, userMessage: (error as? UserFacingError)?.userMessage ?? "\(error)")
             }
         }
-        if network.helper != nil {
+        if network.helper != nil && !earlyNetwork {
             do {
                 // On failure the helper is already gone.
-                if earlyNetwork {
-                    try network.waitUntilAttached()
-                } else {
-                    try network.attach(containerPID: process.pid, namespaces: namespaces)
-                }
+                try network.handOver(containerPID: process.pid, namespaces: namespaces)
             } catch {
                 stopContainer()
                 storage?.abandon()
@@ -231,7 +227,8 @@ enum ContainerLauncher {
             }
         }
         do {
-            // Into its cgroup before it runs its command (it waits for GO).
+            // Into its cgroup before it runs its command (it waits for GO). The record is written
+            // while the network helper sets tap0 up.
             try ContainerResources.place(process.pid, in: cgroup)
             try beforeCommand()
         } catch {
@@ -239,6 +236,16 @@ enum ContainerLauncher {
             stopContainer()
             storage?.abandon()
             throw error
+        }
+        if network.helper != nil {
+            do {
+                // On failure the helper is already gone.
+                try network.waitUntilAttached()
+            } catch {
+                stopContainer()
+                storage?.abandon()
+                throw StartFailure(exitCode: 125, userMessage: error.message)
+            }
         }
         PublishedPortsFile.write(network.boundPorts, directory: context.directory(of: record.id))
         process.release()

@@ -136,13 +136,8 @@ struct NetworkStart {
     /// The container did not start.
     func abandon() { helper?.abandon() }
 
-    /// Hands the helper the container's namespaces and waits until its network is up.
-    func attach(containerPID: ProcessID, namespaces: [Int32: FileDescriptor]) throws(NetworkError) {
-        try handOver(containerPID: containerPID, namespaces: namespaces)
-        try waitUntilAttached()
-    }
-
-    /// `attach` in two steps (see NetworkHelperProcess.handOver).
+    /// Hands the helper the container's namespaces; `waitUntilAttached` then waits until its
+    /// network is up (see NetworkHelperProcess.handOver).
     func handOver(containerPID: ProcessID, namespaces: [Int32: FileDescriptor]) throws(NetworkError) {
         guard let helper else { return }
         guard let user = namespaces[NamespaceSet.user.rawValue], let net = namespaces[NamespaceSet.network.rawValue] else {

@@ -89,7 +89,6 @@ public struct NetworkHelperProcess: Sendable {
         let configuration = NetworkHelperConfiguration(
             allowHostLoopback: options.allowHostLoopback, mtu: options.mtu,
             ipv6: options.enableIPv6 ?? HostNetwork.hasIPv6(), ports: listeners.map(\.1), resolvConfPath: resolvConfPath)
-        guard let json = try? JSONEncoder().encode(configuration) else { throw .helperFailed("cannot encode its configuration") }
         var pair: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw .setup(step: "socketpair", errno: errno)
@@ -104,7 +103,7 @@ public struct NetworkHelperProcess: Sendable {
         if let devNull { layout[0] = devNull; layout[1] = devNull }
         defer { devNull?.close() }
         do {
-            let pid = try ChildProcess.spawn("/proc/self/exe", arguments: ["swctr", NetworkHelper.roleName, String(decoding: json, as: UTF8.self)],
+            let pid = try ChildProcess.spawn("/proc/self/exe", arguments: ["swctr", NetworkHelper.roleName] + configuration.arguments,
                                              environment: [], fileDescriptors: layout, newSession: true)
             return NetworkHelperProcess(pid: pid, control: control)
         } catch {
@@ -113,15 +112,9 @@ public struct NetworkHelperProcess: Sendable {
         }
     }
 
-    /// Hands the helper the container (its init's pid, user and network namespaces) and waits
-    /// until tap0 is up inside and the helper carries traffic. On failure the helper is gone.
-    public func attach(containerPID: ProcessID, userNamespace: FileDescriptor, networkNamespace: FileDescriptor) throws(NetworkError) {
-        try handOver(containerPID: containerPID, userNamespace: userNamespace, networkNamespace: networkNamespace)
-        try waitUntilAttached()
-    }
-
-    /// `attach` in two steps: hands the container over, so that the helper sets tap0 up while
-    /// the caller does something else, then `waitUntilAttached`. On failure the helper is gone.
+    /// Hands the helper the container (its init's pid, user and network namespaces), so that it
+    /// sets tap0 up while the caller does something else; then `waitUntilAttached`. On failure
+    /// the helper is gone.
     public func handOver(containerPID: ProcessID, userNamespace: FileDescriptor, networkNamespace: FileDescriptor) throws(NetworkError) {
         let fds = [userNamespace.rawValue, networkNamespace.rawValue]
         guard swctr_net_send_fds(control.rawValue, containerPID.rawValue, fds, 2) == 0 else {

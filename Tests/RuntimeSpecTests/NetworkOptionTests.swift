@@ -71,4 +71,21 @@ final class NetworkOptionTests: XCTestCase {
         XCTAssertNotNil(DNSForwarder.upstream("fe80::1%lo"))
         XCTAssertNil(DNSForwarder.upstream("bogus"), "an unparseable nameserver is skipped")
     }
+
+    /// The helper's configuration travels as its arguments, one `key=value` each, and comes back
+    /// whole: ports with any host address (IPv6 too), a resolver path with spaces.
+    func testTheHelpersConfigurationRoundTripsThroughItsArguments() {
+        let configuration = NetworkHelperConfiguration(
+            allowHostLoopback: true, mtu: 1500, ipv6: false,
+            ports: [PortMapping(hostIP: "", hostPort: 8080, containerPort: 80),
+                    PortMapping(hostIP: "::1", hostPort: 5353, containerPort: 53, transport: .udp)],
+            resolvConfPath: "/run/my resolv/resolv.conf")
+        XCTAssertEqual(configuration.arguments,
+                       ["loopback=1", "mtu=1500", "ipv6=0", "resolv=/run/my resolv/resolv.conf", "port=tcp/8080/80/", "port=udp/5353/53/::1"])
+        XCTAssertEqual(NetworkHelperConfiguration(arguments: configuration.arguments), configuration)
+        XCTAssertNil(NetworkHelperConfiguration(arguments: []), "nothing given")
+        XCTAssertNil(NetworkHelperConfiguration(arguments: ["loopback=0", "mtu=1500", "ipv6=1"]), "no resolver path")
+        XCTAssertNil(NetworkHelperConfiguration(arguments: configuration.arguments + ["port=sctp/1/2/"]), "an unknown protocol")
+        XCTAssertNil(NetworkHelperConfiguration(arguments: configuration.arguments + ["colour=blue"]), "an unknown key")
+    }
 }
