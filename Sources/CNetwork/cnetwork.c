@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -77,34 +78,63 @@ static void enter_namespaces(int sock, int user_ns, int net_ns) {
     if (setns(net_ns, CLONE_NEWNET) != 0) report_failure(sock, "join the container's network namespace");
 }
 
-/// Forks a child that runs `body(sock, pid, argument)` inside the namespaces; returns the
-/// parent's end of the socket pair.
-static int fork_inside(int user_ns, int net_ns, pid_t *child, int type, void (*body)(int, const void *), const void *argument,
-                       char *error, size_t error_size) {
+struct inside_start {
     int pair[2];
-    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, pair) != 0) {
+    int user_ns, net_ns;
+    void (*body)(int, const void *);
+    const void *argument;
+};
+
+// The child of fork_inside: into the namespaces, then `body`.
+static int run_inside(void *start_argument) {
+    const struct inside_start *start = start_argument;
+    int sock = start->pair[1];
+    close(start->pair[0]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    enter_namespaces(sock, start->user_ns, start->net_ns);
+    // Hold nothing of the helper's: not its listeners, the TAP, nor its ready pipe.
+    if (sock > 3) syscall(SYS_close_range, 3, sock - 1, 0);
+    syscall(SYS_close_range, sock + 1, ~0U, 0);
+    start->body(sock, start->argument);
+    _exit(0);
+}
+
+#define INSIDE_STACK_SIZE (64 * 1024)
+
+/// Starts a child that runs `body(sock, argument)` inside the namespaces; returns the
+/// parent's end of the socket pair. With `brief`, the child is one that ends once it has
+/// answered (the TAP's maker): it shares this process's memory and this process waits for its
+/// end (CLONE_VM | CLONE_VFORK, as posix_spawn's child), so no page table is copied for it
+/// and none torn down after it, and only system calls run in it. Otherwise (the connector,
+/// which stays) it is forked.
+static int fork_inside(int user_ns, int net_ns, pid_t *child, int type, void (*body)(int, const void *), const void *argument,
+                       int brief, char *error, size_t error_size) {
+    struct inside_start start = {.user_ns = user_ns, .net_ns = net_ns, .body = body, .argument = argument};
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, start.pair) != 0) {
         snprintf(error, error_size, "socketpair");
         return -1;
     }
-    pid_t forked = fork();
-    if (forked < 0) {
-        snprintf(error, error_size, "fork");
-        close(pair[0]); close(pair[1]);
+    pid_t started = -1;
+    if (brief) {
+        void *stack = mmap(NULL, INSIDE_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack != MAP_FAILED) {
+            started = clone(run_inside, (char *)stack + INSIDE_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+            int saved = errno;
+            munmap(stack, INSIDE_STACK_SIZE);
+            errno = saved;
+        }
+    } else {
+        started = fork();
+        if (started == 0) run_inside(&start);
+    }
+    if (started < 0) {
+        snprintf(error, error_size, brief ? "clone" : "fork");
+        close(start.pair[0]); close(start.pair[1]);
         return -1;
     }
-    if (forked == 0) {
-        close(pair[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        enter_namespaces(pair[1], user_ns, net_ns);
-        // Hold nothing of the helper's: not its listeners, the TAP, nor its ready pipe.
-        if (pair[1] > 3) syscall(SYS_close_range, 3, pair[1] - 1, 0);
-        syscall(SYS_close_range, pair[1] + 1, ~0U, 0);
-        body(pair[1], argument);
-        _exit(0);
-    }
-    close(pair[1]);
-    *child = forked;
-    return pair[0];
+    close(start.pair[1]);
+    *child = started;
+    return start.pair[0];
 }
 
 // ---------------------------------------------------------------- the TAP device
@@ -221,7 +251,7 @@ static int wait_for_child(pid_t child) {
 
 int swctr_net_open_tap(int user_ns, int net_ns, const struct swctr_tap_config *config, char *error, size_t error_size) {
     pid_t child;
-    int sock = fork_inside(user_ns, net_ns, &child, SOCK_SEQPACKET, make_tap, config, error, error_size);
+    int sock = fork_inside(user_ns, net_ns, &child, SOCK_SEQPACKET, make_tap, config, 1, error, error_size);
     if (sock < 0) return -1;
     struct child_report report = {0};
     int tap = -1;
@@ -357,7 +387,7 @@ static void serve_connections(int sock, const void *argument) {
 }
 
 int swctr_net_start_connector(int user_ns, int net_ns, pid_t *child, char *error, size_t error_size) {
-    int sock = fork_inside(user_ns, net_ns, child, SOCK_SEQPACKET, serve_connections, NULL, error, error_size);
+    int sock = fork_inside(user_ns, net_ns, child, SOCK_SEQPACKET, serve_connections, NULL, 0, error, error_size);
     if (sock < 0) return -1;
     struct child_report report = {0};
     int ignored = -1;

@@ -123,6 +123,19 @@ public enum NetworkHelper {
         let resolvConf = (try? FileSystem.readText(configuration.resolvConfPath)) ?? ""
         let pingAllowed = PingSockets.available()
 
+        // The stack and the DNS forwarder too, while the container is being made: once tap0 is
+        // up, only its fd is left to give them.
+        let polls = PollSet()
+        let engine: SlirpEngine
+        do {
+            engine = try SlirpEngine(tap: -1, polls: polls, settings: .init(
+                allowHostLoopback: configuration.allowHostLoopback, mtu: configuration.mtu, ipv6: configuration.ipv6))
+        } catch {
+            giveUp(error.message)
+        }
+        let send: ([UInt8]) -> Void = { frame in _ = frame.withUnsafeBytes { write(engine.tap, $0.baseAddress, $0.count) } }
+        let dns = DNSForwarder(server: IPv4(SlirpAddresses.dns)!, resolvConf: resolvConf, send: send)
+
         // The container: its init's pid, then its user and network namespaces.
         var pid: Int32 = 0
         var namespaces: [Int32] = [-1, -1]
@@ -150,6 +163,7 @@ public enum NetworkHelper {
         let tap = swctr_net_open_tap(namespaces[0], namespaces[1], &tapConfig, &error, error.count)
         guard tap >= 0 else { giveUp("\(cText(error)): \(String(cString: strerror(errno)))") }
         _ = fcntl(tap, F_SETFL, fcntl(tap, F_GETFL) | O_NONBLOCK)
+        engine.tap = tap
 
         var connector: Int32 = -1
         if configuration.ports.contains(where: { $0.transport == .tcp }) {
@@ -159,16 +173,6 @@ public enum NetworkHelper {
         }
         close(namespaces[0])
         close(namespaces[1])
-        let polls = PollSet()
-        let engine: SlirpEngine
-        do {
-            engine = try SlirpEngine(tap: tap, polls: polls, settings: .init(
-                allowHostLoopback: configuration.allowHostLoopback, mtu: configuration.mtu, ipv6: configuration.ipv6))
-        } catch {
-            giveUp(error.message)
-        }
-        let send: ([UInt8]) -> Void = { frame in _ = frame.withUnsafeBytes { write(tap, $0.baseAddress, $0.count) } }
-        let dns = DNSForwarder(server: IPv4(SlirpAddresses.dns)!, resolvConf: resolvConf, send: send)
         let listeners = configuration.ports.enumerated().map { (FileDescriptor(rawValue: firstListenerFD + Int32($0.offset)), $0.element) }
         let ports = PortForwarder(listeners: listeners, connector: connector, container: IPv4(SlirpAddresses.container)!,
                                   gateway: IPv4(SlirpAddresses.gateway)!, send: send)

@@ -31,7 +31,9 @@ final class SlirpEngine {
         }
     }
 
-    let tap: Int32
+    /// The TAP device's fd, where the container's frames go; -1 until the helper has made it
+    /// (the engine is made while the helper waits for the container, and sends nothing before).
+    var tap: Int32
     let polls: PollSet
     private(set) var slirp: OpaquePointer?
     private var timers: [ObjectIdentifier: Timer] = [:]
